@@ -1,0 +1,363 @@
+"""Checkpoint interop: HF (safetensors / pytorch_model.bin) ⇄ bert_jax, Google TF1 checkpoint → bert_jax.
+
+One naming rule set maps our param paths to HF state-dict names (``hf_name``); Google's TF variable
+names derive from the HF names (``tf_name``). Values convert by one rule too: a ``kernel`` is HF's
+``weight`` transposed and reshaped to our [in..., out...] layout; everything else is a reshape.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+from typing import Any, Callable, Iterator
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from bert_jax import io_utils
+from bert_jax.models.bert import BertConfig, BertModel
+from bert_jax.models.heads import BertWithHead, PretrainingHeads
+
+log = logging.getLogger(__name__)
+
+Params = dict[str, Any]
+_LEAF_TO_HF = {"kernel": "weight", "embedding": "weight", "scale": "weight", "bias": "bias"}
+_TF_SPECIAL = {
+    "cls.predictions.bias": "cls/predictions/output_bias",
+    "cls.seq_relationship.weight": "cls/seq_relationship/output_weights",  # [2, H], HF's orientation
+    "cls.seq_relationship.bias": "cls/seq_relationship/output_bias",
+}
+# Tensors a checkpoint may carry that we rebuild ourselves (buffers, the tied decoder).
+_DERIVED = ("embeddings.position_ids", "cls.predictions.decoder.weight", "cls.predictions.decoder.bias")
+
+
+# ----------------------------------------------------------------------------------------------- naming
+def hf_name(path: tuple[str, ...]) -> str:
+    """Unstacked param path → HF name, e.g. ('encoder', 'layer_3', 'output', 'dense', 'kernel') →
+    'encoder.layer.3.output.dense.weight'. Encoder names carry no 'bert.' prefix here."""
+    *modules, leaf = path
+    modules = [f"layer.{m[len('layer_'):]}" if re.fullmatch(r"layer_\d+", m) else m for m in modules]
+    return ".".join(modules + [_LEAF_TO_HF[leaf]])
+
+
+def tf_name(name: str) -> str:
+    """HF name (with 'bert.' for encoder tensors) → Google TF1 variable name."""
+    if name in _TF_SPECIAL:
+        return _TF_SPECIAL[name]
+    *modules, leaf = re.sub(r"layer\.(\d+)", r"layer_\1", name).split(".")
+    if modules[-1] == "LayerNorm":
+        leaf = {"weight": "gamma", "bias": "beta"}[leaf]
+    elif modules[-1].endswith("_embeddings"):
+        return "/".join(modules)
+    elif leaf == "weight":
+        leaf = "kernel"
+    return "/".join(modules + [leaf])
+
+
+def head_prefix(head_params: Params) -> str:
+    """HF's BertForPreTraining keeps its heads under 'cls.'; fine-tuning heads sit at the top level."""
+    return "cls." if "predictions" in head_params or "seq_relationship" in head_params else ""
+
+
+# ------------------------------------------------------------------------------------ layer stacking
+def unstack_layers(encoder: Params) -> Params:
+    """{'encoder': {'layer': stacked}} → {'encoder': {'layer_0': ..., ...}}; other keys untouched."""
+    if "layer" not in encoder.get("encoder", {}):
+        return encoder
+    stacked = encoder["encoder"]["layer"]
+    n = jax.tree_util.tree_leaves(stacked)[0].shape[0]
+    layers = {f"layer_{i}": jax.tree_util.tree_map(lambda a, i=i: a[i], stacked) for i in range(n)}
+    return {**encoder, "encoder": layers}
+
+
+def stack_layers(encoder: Params, num_layers: int) -> Params:
+    layers = [encoder["encoder"][f"layer_{i}"] for i in range(num_layers)]
+    stacked = jax.tree_util.tree_map(lambda *xs: np.stack(xs), *layers)
+    return {**encoder, "encoder": {"layer": stacked}}
+
+
+# -------------------------------------------------------------------------------- value conversion
+def _leaves(tree: Params, prefix: tuple = ()) -> Iterator[tuple[tuple[str, ...], Any, Params]]:
+    """(path, leaf, parent dict) for every leaf of a nested dict."""
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            yield from _leaves(value, prefix + (key,))
+        else:
+            yield prefix + (key,), value, tree
+
+
+def _num_in_axes(leaf_name: str, shape: tuple, parent: Params) -> int:
+    """Kernels are [in..., out...]; the sibling bias has the out axes, so the rest are inputs."""
+    if leaf_name != "kernel":
+        return 0
+    return len(shape) - len(np.shape(parent["bias"]))
+
+
+def _hf_shape(leaf_name: str, shape: tuple, n_in: int) -> tuple:
+    """HF's shape: Linear weights [out, in]; embedding tables as ours; vectors flat."""
+    if n_in:
+        return (math.prod(shape[n_in:]), math.prod(shape[:n_in]))
+    return tuple(shape) if leaf_name == "embedding" else (math.prod(shape),)
+
+
+def to_hf_tensors(tree: Params, prefix: str) -> dict[str, np.ndarray]:
+    """Unstacked param tree → {HF name: array in HF layout}."""
+    out = {}
+    for path, value, parent in _leaves(tree):
+        value = np.asarray(value, dtype=np.float32)
+        n_in = _num_in_axes(path[-1], value.shape, parent)
+        if n_in:  # [in..., out...] → HF's [out, in]
+            hf = value.reshape(math.prod(value.shape[:n_in]), -1).T
+        else:
+            hf = value.reshape(_hf_shape(path[-1], value.shape, 0))
+        out[prefix + hf_name(path)] = hf
+    return out
+
+
+class MissingTensorError(KeyError):
+    pass
+
+
+def from_hf_tensors(template: Params, fetch: Callable[[str], np.ndarray | None], describe: Callable[[str], str],
+                    prefix: str, dtype) -> Params:
+    """Fills an unstacked template (arrays or ShapeDtypeStructs in our layout) from HF-named tensors.
+
+    Raises with the tensor's name and both shapes on a mismatch, and names the first missing tensor.
+    """
+    result: Params = {}
+    for path, leaf, parent in _leaves(template):
+        name = prefix + hf_name(path)
+        shape = tuple(leaf.shape)
+        n_in = _num_in_axes(path[-1], shape, parent)
+        value = fetch(name)
+        if value is None:
+            raise MissingTensorError(f"{describe(name)} is missing (needed for param {'/'.join(path)})")
+        want = _hf_shape(path[-1], shape, n_in)
+        if tuple(value.shape) != want:
+            raise ValueError(
+                f"{describe(name)} has shape {tuple(value.shape)}, expected {want} "
+                f"(param {'/'.join(path)} of shape {shape} from the model config)"
+            )
+        value = np.asarray(value, dtype=np.float32)
+        converted = value.T.reshape(shape) if n_in else value.reshape(shape)
+        node = result
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+        node[path[-1]] = converted.astype(dtype)
+    return result
+
+
+# --------------------------------------------------------------------------------- reading sources
+class TensorSource:
+    """HF-named tensors from a checkpoint, normalised: no 'bert.' prefix, LayerNorm gamma/beta → weight/bias."""
+
+    def __init__(self, location: str, tensors: dict[str, np.ndarray], display: Callable[[str], str] | None = None):
+        self.location = location
+        self.tensors = tensors
+        self._display = display or (lambda name: f"tensor {name!r}")
+        self.used: set[str] = set()
+
+    def fetch(self, name: str) -> np.ndarray | None:
+        value = self.tensors.get(name)
+        if value is not None:
+            self.used.add(name)
+        return value
+
+    def describe(self, name: str) -> str:
+        return f"{self._display(name)} in {self.location}"
+
+    def has_any(self, prefix: str) -> bool:
+        return any(k.startswith(prefix) for k in self.tensors)
+
+    def unused(self) -> list[str]:
+        return sorted(k for k in self.tensors if k not in self.used and k not in _DERIVED)
+
+
+def _normalise_hf_key(key: str) -> str:
+    key = key[len("bert."):] if key.startswith("bert.") else key
+    key = re.sub(r"LayerNorm\.gamma$", "LayerNorm.weight", key)
+    return re.sub(r"LayerNorm\.beta$", "LayerNorm.bias", key)
+
+
+def read_hf_tensors(directory: str) -> TensorSource:
+    """model.safetensors (preferred) or pytorch_model.bin from an HF model directory."""
+    st_path = os.path.join(directory, "model.safetensors")
+    pt_path = os.path.join(directory, "pytorch_model.bin")
+    if os.path.exists(st_path):
+        from safetensors.numpy import load_file
+
+        raw, location = load_file(st_path), st_path
+    elif os.path.exists(pt_path):
+        try:
+            import torch
+        except ImportError:
+            raise ImportError(f"{pt_path} is a PyTorch pickle; reading it needs torch (pip install torch)") from None
+        state = torch.load(pt_path, map_location="cpu", weights_only=True)
+        raw, location = {k: v.float().numpy() for k, v in state.items()}, pt_path
+    else:
+        raise FileNotFoundError(f"{directory}: no model.safetensors or pytorch_model.bin")
+    return TensorSource(location, {_normalise_hf_key(k): np.asarray(v) for k, v in raw.items()})
+
+
+def read_tf_tensors(checkpoint_prefix: str, wanted_hf_names: list[str]) -> TensorSource:
+    """Google TF1 checkpoint → HF-named tensors (kernels transposed to HF's [out, in])."""
+    try:
+        import tensorflow as tf
+    except ImportError:
+        raise ImportError("reading a TF checkpoint needs TensorFlow: pip install 'bert_jax[tf]'") from None
+    reader = tf.train.load_checkpoint(checkpoint_prefix)
+    available = reader.get_variable_to_shape_map()
+    tensors = {}
+    for hf in wanted_hf_names:
+        encoder_name = hf if hf.split(".")[0] in ("cls",) else f"bert.{hf}"
+        name = tf_name(encoder_name)
+        if name in available:
+            value = reader.get_tensor(name)
+            tensors[hf] = value.T if name.endswith("/kernel") else value
+    display = lambda hf: f"TF variable {tf_name(hf if hf.startswith('cls.') else 'bert.' + hf)!r}"  # noqa: E731
+    return TensorSource(checkpoint_prefix, tensors, display)
+
+
+# ----------------------------------------------------------------------------------------- public API
+def _find_tf_checkpoint(path: str) -> str | None:
+    for name in ("bert_model.ckpt", "model.ckpt"):
+        if os.path.exists(os.path.join(path, name + ".index")):
+            return os.path.join(path, name)
+    latest = os.path.join(path, "checkpoint")
+    if os.path.exists(latest):
+        match = re.search(r'model_checkpoint_path:\s*"([^"]+)"', open(latest).read())
+        if match:
+            return os.path.join(path, match.group(1))
+    return None
+
+
+def build_model(config: BertConfig, head: str | nn.Module | None) -> nn.Module:
+    if head is None:
+        return BertModel(config)
+    if head == "pretraining":
+        return BertWithHead(config, PretrainingHeads(config))
+    if isinstance(head, nn.Module):
+        return BertWithHead(config, head)
+    raise ValueError(f"head must be None, 'pretraining' or a head module, got {head!r}")
+
+
+def init_params(model: nn.Module, rng: jax.Array, seq_len: int = 8, **call_kwargs) -> Params:
+    """Fresh, unboxed params for ``model``: {'embeddings', ...} or {'bert': ..., 'head': ...}."""
+    ids = jnp.zeros((1, seq_len), jnp.int32)
+    return nn.unbox(jax.jit(lambda r: model.init(r, ids, **call_kwargs))(rng))["params"]
+
+
+def from_pretrained(path: str, head: str | nn.Module | None = None, rng: jax.Array | None = None,
+                    **config_overrides) -> tuple[nn.Module, Params]:
+    """Loads an HF directory or a Google TF1 checkpoint directory.
+
+    Args:
+      path: directory with config.json + model.safetensors|pytorch_model.bin, or bert_config.json +
+        bert_model.ckpt.* (TF1; needs the `tf` extra; "gelu" there means the tanh form).
+      head: None → ``BertModel`` params; 'pretraining' → MLM+NSP heads loaded from ``cls.*`` (required);
+        a head module → its HF-named tensors are loaded when all are present, else it starts fresh.
+      config_overrides: BertConfig fields to change (dtype, scan_layers, remat_policy, ...).
+    Returns:
+      (model, params) with params unboxed, stacked over layers when ``scan_layers``.
+    """
+    if os.path.exists(os.path.join(path, "config.json")):
+        config = BertConfig.from_json_file(os.path.join(path, "config.json"), **config_overrides)
+        source = read_hf_tensors(path)
+    elif os.path.exists(os.path.join(path, "bert_config.json")):
+        config = BertConfig.from_google_json(os.path.join(path, "bert_config.json"), **config_overrides)
+        prefix = _find_tf_checkpoint(path)
+        if prefix is None:
+            raise FileNotFoundError(f"{path}: bert_config.json but no bert_model.ckpt.index or 'checkpoint' file")
+        source = None  # read below, once we know which names to ask for
+    else:
+        raise FileNotFoundError(f"{path}: neither an HF directory (config.json) nor a TF checkpoint (bert_config.json)")
+
+    model = build_model(config, head)
+    flat_model = build_model(config.replace(scan_layers=False), head)
+    call_kwargs = {"masked_positions": jnp.zeros((1, 1), jnp.int32)} if head == "pretraining" else {}
+    fresh = init_params(flat_model, rng if rng is not None else jax.random.PRNGKey(0), **call_kwargs)
+    encoder_template = fresh.get("bert", fresh)
+    head_template = fresh.get("head")
+
+    if source is None:
+        wanted = [hf_name(p) for p, _, _ in _leaves(encoder_template)]
+        if head_template is not None:
+            wanted += [head_prefix(head_template) + hf_name(p) for p, _, _ in _leaves(head_template)]
+        source = read_tf_tensors(prefix, wanted)
+
+    dtype = config.params_dtype
+    encoder = from_hf_tensors(encoder_template, source.fetch, source.describe, "", dtype)
+    _check_tied_decoder(source, encoder)
+    params: Params = encoder
+    if head_template is not None:
+        head_params = _load_head(head_template, source, head == "pretraining", dtype)
+        params = {"bert": encoder, "head": head_params}
+    if config.scan_layers:
+        params = _map_encoder(params, lambda enc: stack_layers(enc, config.num_hidden_layers))
+    unused = source.unused()
+    if unused:
+        log.info("%s: %d tensors not used: %s", source.location, len(unused), ", ".join(unused[:20]))
+    return model, jax.tree_util.tree_map(jnp.asarray, params)
+
+
+def _load_head(template: Params, source: TensorSource, required: bool, dtype) -> Params:
+    prefix = head_prefix(template)
+    names = [prefix + hf_name(p) for p, _, _ in _leaves(template)]
+    present = [n for n in names if source.tensors.get(n) is not None]
+    if required or len(present) == len(names):
+        log.info("loading head tensors %s from %s", names, source.location)
+        return from_hf_tensors(template, source.fetch, source.describe, prefix, dtype)
+    log.info("head tensors %s not all in %s: head starts fresh", names, source.location)
+    return jax.tree_util.tree_map(lambda a: np.asarray(a, dtype), template)
+
+
+def _check_tied_decoder(source: TensorSource, encoder: Params) -> None:
+    decoder = source.tensors.get("cls.predictions.decoder.weight")
+    if decoder is not None and not np.allclose(decoder, encoder["embeddings"]["word_embeddings"]["embedding"]):
+        raise ValueError(
+            f"{source.location}: cls.predictions.decoder.weight differs from the word embeddings; "
+            "bert_jax ties the MLM decoder to them (as BERT does) and cannot load an untied decoder"
+        )
+
+
+def _map_encoder(params: Params, fn: Callable[[Params], Params]) -> Params:
+    if "bert" in params:
+        return {**params, "bert": fn(params["bert"])}
+    return fn(params)
+
+
+def hf_state_dict(params: Params) -> dict[str, np.ndarray]:
+    """Our params (either layout, boxed or not) → HF state dict. With a head, encoder names get 'bert.'."""
+    params = jax.tree_util.tree_map(np.asarray, nn.unbox(params))
+    params = _map_encoder(params, unstack_layers)
+    if "bert" not in params:
+        return to_hf_tensors(params, "")
+    out = to_hf_tensors(params["bert"], "bert.")
+    head = params.get("head", {})
+    prefix = head_prefix(head)
+    out.update(to_hf_tensors(head, prefix))
+    if "cls.predictions.bias" in out:  # HF's tied decoder; written so any transformers version finds it
+        out["cls.predictions.decoder.weight"] = out["bert.embeddings.word_embeddings.weight"]
+        out["cls.predictions.decoder.bias"] = out["cls.predictions.bias"]
+    return out
+
+
+def save_pretrained(params: Params, config: BertConfig, out_dir: str, tokenizer=None) -> None:
+    """Writes an HF directory (config.json, model.safetensors[, vocab]) that transformers'
+    BertModel / BertForPreTraining ``from_pretrained`` loads. Files appear atomically."""
+    from safetensors.numpy import save_file
+
+    tensors = hf_state_dict(params)
+    is_pretraining = "cls.predictions.bias" in tensors and "cls.seq_relationship.weight" in tensors
+    architectures = ["BertForPreTraining"] if is_pretraining else ["BertModel"]
+    os.makedirs(out_dir, exist_ok=True)
+    with io_utils.atomic_path(os.path.join(out_dir, "model.safetensors")) as tmp:
+        # Copies: safetensors refuses tensors that share memory (the tied decoder).
+        save_file({k: np.ascontiguousarray(v).copy() for k, v in tensors.items()}, tmp, metadata={"format": "pt"})
+    io_utils.write_json(os.path.join(out_dir, "config.json"), config.to_hf_dict(architectures))
+    if tokenizer is not None:
+        tokenizer.save(out_dir)

@@ -1,0 +1,366 @@
+"""One Tokenizer interface over two backends: BERT WordPiece (Google vocab.txt; ids identical to HF
+BertTokenizerFast, built from HF `tokenizers`) and SentencePiece (`sentencepiece`).
+
+Backends only split text into pieces with character offsets and word indices; this module assembles
+[CLS] A [SEP] (B [SEP]), truncates as Google's ``_truncate_seq_pair`` does, and pads, so both backends
+behave identically around the pieces. Vocab training lives in vocab_training.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+from typing import Iterable, Sequence
+
+import numpy as np
+
+SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+TRUNCATION = ("longest_first", "only_first", "only_second")
+
+
+@dataclasses.dataclass
+class Pieces:
+    """One text split by a backend, without special tokens."""
+
+    ids: list[int]
+    offsets: list[tuple[int, int]]  # character spans in the text
+    word_ids: list[int]  # index of the word each piece belongs to
+
+
+@dataclasses.dataclass
+class Encoding:
+    """One encoded example; all lists have the same length (``max_length`` when padded).
+
+    offsets index into the text the token came from (``sequence_ids`` says which: 0 text, 1 pair,
+    None for special and padding tokens, whose offsets are (0, 0)).
+    """
+
+    input_ids: list[int]
+    token_type_ids: list[int]
+    attention_mask: list[int]
+    offsets: list[tuple[int, int]]
+    sequence_ids: list[int | None]
+    word_ids: list[int | None]
+
+
+def truncate_pair(len_a: int, len_b: int, budget: int, strategy: str) -> tuple[int, int]:
+    """Lengths to keep so that len_a + len_b <= budget. 'longest_first' removes one token at a time from
+    the longer sequence, from B on ties (Google's _truncate_seq_pair)."""
+    if strategy not in TRUNCATION:
+        raise ValueError(f"truncation={strategy!r}; expected one of {TRUNCATION} (or True/False)")
+    excess = len_a + len_b - budget
+    if excess <= 0:
+        return len_a, len_b
+    if strategy == "only_first":
+        if excess > len_a:
+            raise ValueError(f"cannot fit the pair in {budget} tokens by truncating only the first text")
+        return len_a - excess, len_b
+    if strategy == "only_second":
+        if excess > len_b:
+            raise ValueError(f"cannot fit the pair in {budget} tokens by truncating only the second text")
+        return len_a, len_b - excess
+    # Closed form of the pop-one-from-the-longer loop.
+    if len_a > len_b:
+        take_a = min(excess, len_a - len_b)
+        len_a, excess = len_a - take_a, excess - take_a
+    elif len_b > len_a:
+        take_b = min(excess, len_b - len_a)
+        len_b, excess = len_b - take_b, excess - take_b
+    # Now equal: alternate, B first.
+    return len_a - excess // 2, len_b - (excess - excess // 2)
+
+
+class Tokenizer:
+    """Common assembly, truncation and padding; subclasses implement ``_split`` and the vocab."""
+
+    pad_token, unk_token, cls_token, sep_token, mask_token = SPECIAL_TOKENS
+
+    def __init__(self):
+        self.pad_id, self.unk_id, self.cls_id, self.sep_id, self.mask_id = (
+            self.token_to_id(t) for t in SPECIAL_TOKENS
+        )
+
+    # --- backend hooks ---
+    def _split_batch(self, texts: Sequence[str]) -> list[Pieces]:
+        raise NotImplementedError
+
+    @property
+    def vocab_size(self) -> int:
+        raise NotImplementedError
+
+    def token_to_id(self, token: str) -> int | None:
+        raise NotImplementedError
+
+    def id_to_token(self, index: int) -> str:
+        raise NotImplementedError
+
+    def decode(self, ids: Iterable[int], skip_special_tokens: bool = True) -> str:
+        raise NotImplementedError
+
+    def save(self, directory: str) -> None:
+        raise NotImplementedError
+
+    # --- shared behaviour ---
+    @property
+    def special_ids(self) -> frozenset[int]:
+        return frozenset((self.pad_id, self.unk_id, self.cls_id, self.sep_id, self.mask_id))
+
+    def tokenize(self, text: str) -> list[str]:
+        return [self.id_to_token(i) for i in self._split_batch([text])[0].ids]
+
+    def encode(self, text: str, pair: str | None = None, max_length: int | None = None,
+               truncation: bool | str = True, padding: bool | str = False) -> Encoding:
+        """[CLS] text [SEP] (pair [SEP]); see ``encode_batch`` for the arguments."""
+        texts = [text] + ([pair] if pair is not None else [])
+        pieces = self._split_batch(texts)
+        return self._assemble(pieces[0], pieces[1] if pair is not None else None, max_length, truncation, padding)
+
+    def encode_batch(self, texts: Sequence[str], pairs: Sequence[str] | None = None, max_length: int | None = None,
+                     truncation: bool | str = True, padding: str = "longest", return_offsets: bool = False
+                     ) -> dict[str, np.ndarray]:
+        """Encodes many examples into int32 arrays [batch, length].
+
+        Args:
+          max_length: total length including special tokens; longer inputs are truncated when
+            ``truncation`` is True / 'longest_first' / 'only_first' / 'only_second', else an error.
+          padding: 'longest' (pad to the longest in the batch) or 'max_length'.
+          return_offsets: also return offsets [batch, length, 2], sequence_ids and word_ids
+            [batch, length] (-1 where None).
+        """
+        if pairs is not None and len(pairs) != len(texts):
+            raise ValueError(f"encode_batch: {len(texts)} texts but {len(pairs)} pairs")
+        if padding not in ("longest", "max_length"):
+            raise ValueError(f"padding={padding!r}; expected 'longest' or 'max_length'")
+        split = self._split_batch(list(texts) + (list(pairs) if pairs is not None else []))
+        n = len(texts)
+        encodings = [
+            self._assemble(split[i], split[n + i] if pairs is not None else None, max_length, truncation, False)
+            for i in range(n)
+        ]
+        width = max_length if padding == "max_length" else max((len(e.input_ids) for e in encodings), default=0)
+        out = {k: np.zeros((n, width), np.int32) for k in ("input_ids", "token_type_ids", "attention_mask")}
+        if self.pad_id:
+            out["input_ids"][:] = self.pad_id
+        if return_offsets:
+            out["offsets"] = np.zeros((n, width, 2), np.int32)
+            out["sequence_ids"] = np.full((n, width), -1, np.int32)
+            out["word_ids"] = np.full((n, width), -1, np.int32)
+        for i, e in enumerate(encodings):
+            m = len(e.input_ids)
+            out["input_ids"][i, :m] = e.input_ids
+            out["token_type_ids"][i, :m] = e.token_type_ids
+            out["attention_mask"][i, :m] = 1
+            if return_offsets:
+                out["offsets"][i, :m] = e.offsets
+                out["sequence_ids"][i, :m] = [-1 if s is None else s for s in e.sequence_ids]
+                out["word_ids"][i, :m] = [-1 if w is None else w for w in e.word_ids]
+        return out
+
+    def _assemble(self, a: Pieces, b: Pieces | None, max_length: int | None, truncation, padding) -> Encoding:
+        n_special = 3 if b is not None else 2
+        len_a, len_b = len(a.ids), (len(b.ids) if b is not None else 0)
+        if max_length is not None:
+            if max_length < n_special:
+                raise ValueError(f"max_length={max_length} leaves no room for the {n_special} special tokens")
+            budget = max_length - n_special
+            if len_a + len_b > budget:
+                if truncation is False:
+                    raise ValueError(
+                        f"input has {len_a + len_b + n_special} tokens, more than max_length={max_length}, "
+                        "and truncation is off"
+                    )
+                strategy = "longest_first" if truncation is True else truncation
+                if b is None:
+                    if strategy == "only_second":
+                        raise ValueError("truncation='only_second' needs a pair")
+                    len_a = budget
+                else:
+                    len_a, len_b = truncate_pair(len_a, len_b, budget, strategy)
+        ids = [self.cls_id, *a.ids[:len_a], self.sep_id]
+        offsets = [(0, 0), *a.offsets[:len_a], (0, 0)]
+        seq_ids: list[int | None] = [None, *([0] * len_a), None]
+        word_ids: list[int | None] = [None, *a.word_ids[:len_a], None]
+        types = [0] * (len_a + 2)
+        if b is not None:
+            ids += [*b.ids[:len_b], self.sep_id]
+            offsets += [*b.offsets[:len_b], (0, 0)]
+            seq_ids += [*([1] * len_b), None]
+            word_ids += [*b.word_ids[:len_b], None]
+            types += [1] * (len_b + 1)
+        mask = [1] * len(ids)
+        if padding in ("max_length", True) and max_length is not None:
+            extra = max_length - len(ids)
+            ids += [self.pad_id] * extra
+            types += [0] * extra
+            mask += [0] * extra
+            offsets += [(0, 0)] * extra
+            seq_ids += [None] * extra
+            word_ids += [None] * extra
+        return Encoding(ids, types, mask, offsets, seq_ids, word_ids)
+
+
+class WordPieceTokenizer(Tokenizer):
+    """BERT's WordPiece from a Google vocab.txt.
+
+    Normalisation and splitting are BertNormalizer + BertPreTokenizer from HF `tokenizers` (clean text,
+    CJK characters split, punctuation split, lowercase and accent stripping in uncased mode), then greedy
+    longest-match WordPiece with [UNK] for words over 100 characters: the same pipeline as
+    BertTokenizerFast, built from vocab.txt alone.
+    """
+
+    def __init__(self, vocab_file: str, lowercase: bool = True, strip_accents: bool | None = None,
+                 max_input_chars_per_word: int = 100):
+        from tokenizers import Tokenizer as RustTokenizer
+        from tokenizers import decoders, models, normalizers, pre_tokenizers
+
+        self.vocab_file = vocab_file
+        self.lowercase = lowercase
+        self.strip_accents = strip_accents
+        self.vocab = read_vocab(vocab_file)
+        rust = RustTokenizer(models.WordPiece(self.vocab, unk_token="[UNK]",
+                                              max_input_chars_per_word=max_input_chars_per_word))
+        rust.normalizer = normalizers.BertNormalizer(
+            clean_text=True, handle_chinese_chars=True, strip_accents=strip_accents, lowercase=lowercase
+        )
+        rust.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+        rust.decoder = decoders.WordPiece(prefix="##")
+        # As BertTokenizerFast: a literal "[MASK]" in the text is the special token, not "[", "mask", "]".
+        rust.add_special_tokens(list(SPECIAL_TOKENS))
+        self._rust = rust
+        self._inverse = {i: t for t, i in self.vocab.items()}
+        super().__init__()
+
+    def _split_batch(self, texts):
+        encodings = self._rust.encode_batch(list(texts), add_special_tokens=False)
+        return [Pieces(e.ids, e.offsets, e.word_ids) for e in encodings]
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self._inverse)
+
+    def token_to_id(self, token):
+        return self.vocab.get(token)
+
+    def id_to_token(self, index):
+        return self._inverse[index]
+
+    def decode(self, ids, skip_special_tokens=True):
+        return self._rust.decode([int(i) for i in ids], skip_special_tokens=skip_special_tokens)
+
+    def save(self, directory):
+        os.makedirs(directory, exist_ok=True)
+        target = os.path.join(directory, "vocab.txt")
+        if os.path.abspath(target) != os.path.abspath(self.vocab_file):
+            shutil.copyfile(self.vocab_file, target)
+        config = {"tokenizer_class": "BertTokenizer", "do_lower_case": self.lowercase,
+                  "strip_accents": self.strip_accents, "model_max_length": 512,
+                  **{f"{n}_token": t for n, t in zip(("pad", "unk", "cls", "sep", "mask"), SPECIAL_TOKENS)}}
+        from bert_jax.io_utils import write_json
+
+        write_json(os.path.join(directory, "tokenizer_config.json"), config)
+
+
+class SentencePieceTokenizer(Tokenizer):
+    """A SentencePiece model with BERT's special pieces ([PAD] [UNK] [CLS] [SEP] [MASK], e.g. as
+    vocab_training.train_sentencepiece makes them). Normalisation is the model's own (e.g. nmt_nfkc_cf)."""
+
+    def __init__(self, model_file: str):
+        import sentencepiece as spm
+
+        self.model_file = model_file
+        self._sp = spm.SentencePieceProcessor()
+        try:
+            self._sp.Load(model_file)
+        except (OSError, RuntimeError) as e:
+            raise ValueError(f"{model_file}: not a SentencePiece model ({e})") from None
+        super().__init__()
+        missing = [t for t, i in zip(SPECIAL_TOKENS, (self.pad_id, self.unk_id, self.cls_id, self.sep_id,
+                                                       self.mask_id)) if i is None]
+        if missing:
+            raise ValueError(f"{model_file}: SentencePiece model lacks the special pieces {missing}")
+
+    def _split_batch(self, texts):
+        out = []
+        for text in texts:
+            proto = self._sp.encode(text, out_type="immutable_proto")
+            # begin/end are byte offsets into the UTF-8 input: map them to character offsets.
+            char_at_byte = np.cumsum([0] + [len(c.encode("utf-8")) for c in text])
+            ids, offsets, word_ids, word = [], [], [], -1
+            for piece in proto.pieces:
+                if piece.piece.startswith("\u2581") or word < 0:
+                    word += 1
+                ids.append(piece.id)
+                start = int(np.searchsorted(char_at_byte, piece.begin))
+                end = int(np.searchsorted(char_at_byte, piece.end))
+                offsets.append((start, end))
+                word_ids.append(word)
+            out.append(Pieces(ids, offsets, word_ids))
+        return out
+
+    @property
+    def vocab_size(self) -> int:
+        return self._sp.GetPieceSize()
+
+    def token_to_id(self, token):
+        index = self._sp.PieceToId(token)
+        return index if self._sp.IdToPiece(index) == token else None
+
+    def id_to_token(self, index):
+        return self._sp.IdToPiece(int(index))
+
+    def decode(self, ids, skip_special_tokens=True):
+        ids = [int(i) for i in ids]
+        if skip_special_tokens:
+            ids = [i for i in ids if i not in self.special_ids]
+        return self._sp.DecodeIds(ids)
+
+    def save(self, directory):
+        os.makedirs(directory, exist_ok=True)
+        target = os.path.join(directory, "spiece.model")
+        if os.path.abspath(target) != os.path.abspath(self.model_file):
+            shutil.copyfile(self.model_file, target)
+        from bert_jax.io_utils import write_json
+
+        write_json(os.path.join(directory, "tokenizer_config.json"), {"tokenizer_class": "SentencePiece"})
+
+
+def read_vocab(path: str) -> dict[str, int]:
+    """vocab.txt: one token per line, id = line number (a repeated token keeps its last id, as HF)."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"vocab file {path} does not exist")
+    with open(path, encoding="utf-8") as f:
+        tokens = [line.rstrip("\n").rstrip("\r") for line in f]
+    vocab = {t: i for i, t in enumerate(tokens)}
+    if not vocab:
+        raise ValueError(f"vocab file {path} is empty")
+    missing = [t for t in SPECIAL_TOKENS if t not in vocab]
+    if missing:
+        raise ValueError(f"vocab file {path} lacks the special tokens {missing}; BERT needs {list(SPECIAL_TOKENS)}")
+    return vocab
+
+
+def load_tokenizer(path: str, lowercase: bool | None = None) -> Tokenizer:
+    """A vocab.txt or .model file, or a directory holding vocab.txt / spiece.model (HF or our layout).
+
+    For a directory, do_lower_case / strip_accents come from tokenizer_config.json when present;
+    ``lowercase`` overrides. tokenizer.json is never needed.
+    """
+    if os.path.isdir(path):
+        settings = {}
+        config_path = os.path.join(path, "tokenizer_config.json")
+        if os.path.exists(config_path):
+            with open(config_path, encoding="utf-8") as f:
+                settings = json.load(f)
+        for name in ("spiece.model", "sentencepiece.model", "tokenizer.model"):
+            if os.path.exists(os.path.join(path, name)):
+                return SentencePieceTokenizer(os.path.join(path, name))
+        vocab = os.path.join(path, "vocab.txt")
+        if not os.path.exists(vocab):
+            raise FileNotFoundError(f"{path}: no vocab.txt or spiece.model")
+        do_lower = settings.get("do_lower_case", True) if lowercase is None else lowercase
+        return WordPieceTokenizer(vocab, lowercase=do_lower, strip_accents=settings.get("strip_accents"))
+    if path.endswith(".model"):
+        return SentencePieceTokenizer(path)
+    return WordPieceTokenizer(path, lowercase=True if lowercase is None else lowercase)

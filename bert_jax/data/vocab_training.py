@@ -1,0 +1,72 @@
+"""Training a new vocabulary from text files: WordPiece (→ Google-style vocab.txt) or SentencePiece."""
+
+from __future__ import annotations
+
+import glob
+import os
+from typing import Sequence
+
+from bert_jax.data.tokenizer import SPECIAL_TOKENS, SentencePieceTokenizer, WordPieceTokenizer
+from bert_jax.io_utils import write_text
+
+
+def _expand(files: Sequence[str] | str) -> list[str]:
+    patterns = [files] if isinstance(files, str) else list(files)
+    paths = sorted({p for pattern in patterns for p in (glob.glob(pattern) or [pattern])})
+    missing = [p for p in paths if not os.path.isfile(p)]
+    if missing:
+        raise FileNotFoundError(f"training text not found: {missing[:5]}")
+    if not paths or all(os.path.getsize(p) == 0 for p in paths):
+        raise ValueError(f"no training text in {patterns}")
+    return paths
+
+
+def train_wordpiece(files: Sequence[str] | str, vocab_size: int, out_dir: str, lowercase: bool = True,
+                    min_frequency: int = 2, limit_alphabet: int = 1000) -> WordPieceTokenizer:
+    """Learns a WordPiece vocab with BERT's normalisation and writes ``out_dir/vocab.txt`` in Google's
+    layout: [PAD] [UNK] [CLS] [SEP] [MASK] first, then single characters and '##' pieces by merge order."""
+    from tokenizers import Tokenizer as RustTokenizer
+    from tokenizers import models, normalizers, pre_tokenizers, trainers
+
+    paths = _expand(files)
+    rust = RustTokenizer(models.WordPiece(unk_token="[UNK]"))
+    rust.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, lowercase=lowercase)
+    rust.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    trainer = trainers.WordPieceTrainer(
+        vocab_size=vocab_size, min_frequency=min_frequency, limit_alphabet=limit_alphabet,
+        special_tokens=list(SPECIAL_TOKENS), continuing_subword_prefix="##", show_progress=False,
+    )
+    rust.train(paths, trainer)
+    vocab = rust.get_vocab()
+    ordered = sorted(vocab, key=vocab.__getitem__)
+    os.makedirs(out_dir, exist_ok=True)
+    vocab_file = os.path.join(out_dir, "vocab.txt")
+    write_text(vocab_file, "".join(f"{t}\n" for t in ordered))
+    tokenizer = WordPieceTokenizer(vocab_file, lowercase=lowercase)
+    tokenizer.save(out_dir)
+    return tokenizer
+
+
+def train_sentencepiece(files: Sequence[str] | str, vocab_size: int, out_dir: str, lowercase: bool = True,
+                        model_type: str = "unigram", character_coverage: float = 0.9995,
+                        input_sentence_size: int = 2_000_000, seed: int = 0) -> SentencePieceTokenizer:
+    """Trains ``out_dir/spiece.model`` with BERT's special pieces at ids 0-4 ([PAD] [UNK] [CLS] [SEP]
+    [MASK]); ``lowercase`` selects NFKC with case folding as the model's own normaliser."""
+    import sentencepiece as spm
+
+    paths = _expand(files)
+    os.makedirs(out_dir, exist_ok=True)
+    prefix = os.path.join(out_dir, "spiece")
+    spm.SentencePieceTrainer.train(
+        input=paths, model_prefix=prefix, vocab_size=vocab_size, model_type=model_type,
+        character_coverage=character_coverage, input_sentence_size=input_sentence_size,
+        shuffle_input_sentence=True, seed_sentencepiece_size=1_000_000, random_seed=seed,
+        pad_id=0, pad_piece="[PAD]", unk_id=1, unk_piece="[UNK]", bos_id=-1, eos_id=-1,
+        control_symbols=["[CLS]", "[SEP]", "[MASK]"],
+        normalization_rule_name="nmt_nfkc_cf" if lowercase else "nmt_nfkc",
+        minloglevel=2, num_threads=os.cpu_count() or 1,
+    )
+    os.remove(prefix + ".vocab")  # the .model file holds the vocab; a stale .vocab only misleads
+    tokenizer = SentencePieceTokenizer(prefix + ".model")
+    tokenizer.save(out_dir)
+    return tokenizer

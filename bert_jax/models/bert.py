@@ -1,0 +1,233 @@
+"""The BERT encoder as Flax Linen modules: embeddings, post-LN Transformer layers, tanh pooler.
+
+Param names mirror HF's BertModel module names one to one (``embeddings/word_embeddings``,
+``encoder/layer/attention/self/query``, ...), so convert.py's table is a plain list. Every param carries
+logical axis names (vocab, embed, heads, kv, mlp, layers, position, type_vocab); sharding.py maps them to
+mesh axes. With ``scan_layers`` the layer params are stacked on a leading ``layers`` axis under
+``encoder/layer``; without it they are ``encoder/layer_0`` ... ``layer_{L-1}``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from bert_jax.models.attention import dot_product_attention
+from bert_jax.models.config import BertConfig
+
+__all__ = ["BertConfig", "BertModel", "BertOutput", "BertEmbeddings", "BertLayer", "BertEncoder"]
+
+
+def param_init(config: BertConfig, names: tuple, kind: str = "normal"):
+    """Initialiser carrying logical axis names: truncated-free normal(initializer_range) as HF, or zeros/ones."""
+    init = {
+        "normal": nn.initializers.normal(stddev=config.initializer_range),
+        "zeros": nn.initializers.zeros_init(),
+        "ones": nn.initializers.ones_init(),
+    }[kind]
+    return nn.with_logical_partitioning(init, names)
+
+
+def dense(config: BertConfig, features, kernel_names: tuple, name: str, axis=-1) -> nn.DenseGeneral:
+    """A DenseGeneral whose kernel/bias carry logical names; bias names are the output axes."""
+    n_out = 1 if isinstance(features, int) else len(features)
+    return nn.DenseGeneral(
+        features=features,
+        axis=axis,
+        dtype=config.compute_dtype,
+        param_dtype=config.params_dtype,
+        kernel_init=param_init(config, kernel_names),
+        bias_init=param_init(config, kernel_names[-n_out:], "zeros"),
+        name=name,
+    )
+
+
+def layer_norm(config: BertConfig, name: str = "LayerNorm") -> nn.LayerNorm:
+    # Statistics are computed in float32 by flax whatever `dtype` is.
+    return nn.LayerNorm(
+        epsilon=config.layer_norm_eps,
+        dtype=config.compute_dtype,
+        param_dtype=config.params_dtype,
+        scale_init=param_init(config, ("embed",), "ones"),
+        bias_init=param_init(config, ("embed",), "zeros"),
+        name=name,
+    )
+
+
+def constrain(x: jax.Array, names: tuple) -> jax.Array:
+    return nn.with_logical_constraint(x, names)
+
+
+class BertOutput(NamedTuple):
+    sequence_output: jax.Array  # [batch, seq, hidden]
+    pooled_output: jax.Array | None  # [batch, hidden], tanh(dense([CLS]))
+    word_embeddings: jax.Array  # [vocab, hidden], for the tied MLM decoder
+
+
+class BertEmbeddings(nn.Module):
+    config: BertConfig
+
+    @nn.compact
+    def __call__(self, input_ids, token_type_ids, position_ids, deterministic: bool):
+        """input_ids, token_type_ids, position_ids: [batch, seq] → ([batch, seq, hidden], table [vocab, hidden])."""
+        cfg = self.config
+
+        def embed(num, names, name):
+            return nn.Embed(num, cfg.hidden_size, dtype=cfg.compute_dtype, param_dtype=cfg.params_dtype,
+                            embedding_init=param_init(cfg, names), name=name)
+
+        words = embed(cfg.vocab_size, ("vocab", "embed"), "word_embeddings")
+        x = words(input_ids)
+        x = x + embed(cfg.max_position_embeddings, ("position", "embed"), "position_embeddings")(position_ids)
+        x = x + embed(cfg.type_vocab_size, ("type_vocab", "embed"), "token_type_embeddings")(token_type_ids)
+        x = layer_norm(cfg)(x)
+        x = nn.Dropout(cfg.hidden_dropout_prob)(x, deterministic=deterministic)
+        return constrain(x, ("act_batch", "act_len", "act_embed")), words.embedding
+
+
+class BertSelfAttention(nn.Module):
+    config: BertConfig
+    deterministic: bool = True
+
+    @nn.compact
+    def __call__(self, x, attention_mask, segment_ids):
+        cfg = self.config
+        heads = (cfg.num_attention_heads, cfg.head_dim)
+        names = ("embed", "heads", "kv")
+        q, k, v = (dense(cfg, heads, names, n)(x) for n in ("query", "key", "value"))
+        q, k, v = (constrain(t, ("act_batch", "act_len", "act_heads", None)) for t in (q, k, v))
+        dropout_rng = None
+        if not self.deterministic and cfg.attention_probs_dropout_prob > 0:
+            dropout_rng = self.make_rng("dropout")
+        return dot_product_attention(
+            q, k, v,
+            implementation=cfg.attention_implementation,
+            attention_mask=attention_mask,
+            segment_ids=segment_ids,
+            dropout_rate=cfg.attention_probs_dropout_prob,
+            dropout_rng=dropout_rng,
+            deterministic=self.deterministic,
+        )  # [batch, seq, heads, head_dim]
+
+
+class BertAttention(nn.Module):
+    config: BertConfig
+    deterministic: bool = True
+
+    @nn.compact
+    def __call__(self, x, attention_mask, segment_ids):
+        cfg = self.config
+        context = BertSelfAttention(cfg, self.deterministic, name="self")(x, attention_mask, segment_ids)
+        return _AddNorm(cfg, self.deterministic, ("heads", "kv", "embed"), axis=(-2, -1), name="output")(context, x)
+
+
+class _AddNorm(nn.Module):
+    """HF's BertSelfOutput / BertOutput: dense → dropout → LayerNorm(· + residual)."""
+
+    config: BertConfig
+    deterministic: bool
+    kernel_names: tuple
+    axis: tuple | int = -1
+
+    @nn.compact
+    def __call__(self, x, residual):
+        cfg = self.config
+        x = dense(cfg, cfg.hidden_size, self.kernel_names, "dense", axis=self.axis)(x)
+        x = nn.Dropout(cfg.hidden_dropout_prob)(x, deterministic=self.deterministic)
+        return layer_norm(cfg)(x + residual)
+
+
+class BertLayer(nn.Module):
+    """One post-LN Transformer layer. Returns (hidden, None) so it can be the body of nn.scan."""
+
+    config: BertConfig
+    deterministic: bool = True
+
+    @nn.compact
+    def __call__(self, x, attention_mask, segment_ids):
+        cfg = self.config
+        x = BertAttention(cfg, self.deterministic, name="attention")(x, attention_mask, segment_ids)
+        h = _Intermediate(cfg, name="intermediate")(x)
+        x = _AddNorm(cfg, self.deterministic, ("mlp", "embed"), name="output")(h, x)
+        return constrain(x, ("act_batch", "act_len", "act_embed")), None
+
+
+class _Intermediate(nn.Module):
+    config: BertConfig
+
+    @nn.compact
+    def __call__(self, x):
+        cfg = self.config
+        h = dense(cfg, cfg.intermediate_size, ("embed", "mlp"), "dense")(x)
+        return constrain(cfg.activation()(h), ("act_batch", "act_len", "act_mlp"))
+
+
+_REMAT_POLICIES = {
+    "full": jax.checkpoint_policies.nothing_saveable,
+    "dots": jax.checkpoint_policies.checkpoint_dots,
+    "dots_no_batch": jax.checkpoint_policies.checkpoint_dots_with_no_batch_dims,
+}
+
+
+class BertEncoder(nn.Module):
+    config: BertConfig
+
+    @nn.compact
+    def __call__(self, x, attention_mask, segment_ids, deterministic: bool):
+        cfg = self.config
+        layer_cls = BertLayer
+        if cfg.remat_policy != "none":
+            layer_cls = nn.remat(layer_cls, policy=_REMAT_POLICIES[cfg.remat_policy], prevent_cse=not cfg.scan_layers)
+        if cfg.scan_layers:
+            stack = nn.scan(
+                layer_cls,
+                variable_axes={"params": 0},
+                split_rngs={"params": True, "dropout": True},
+                in_axes=(nn.broadcast, nn.broadcast),
+                length=cfg.num_hidden_layers,
+                metadata_params={nn.PARTITION_NAME: "layers"},
+            )
+            x, _ = stack(cfg, deterministic, name="layer")(x, attention_mask, segment_ids)
+        else:
+            for i in range(cfg.num_hidden_layers):
+                x, _ = layer_cls(cfg, deterministic, name=f"layer_{i}")(x, attention_mask, segment_ids)
+        return x
+
+
+class BertModel(nn.Module):
+    """HF ``BertModel``: embeddings → encoder → pooler.
+
+    Call with input_ids [batch, seq] and optionally token_type_ids (0/1 for sentence A/B), attention_mask
+    (1 = real token), position_ids (restarted per packed example) and segment_ids (packing: attend only
+    within the same id). Returns ``BertOutput``.
+    """
+
+    config: BertConfig
+    add_pooling_layer: bool = True
+
+    @nn.compact
+    def __call__(self, input_ids, token_type_ids=None, attention_mask=None, position_ids=None,
+                 segment_ids=None, deterministic: bool = True) -> BertOutput:
+        cfg = self.config
+        if token_type_ids is None:
+            token_type_ids = jnp.zeros_like(input_ids)
+        if position_ids is None:
+            position_ids = jnp.broadcast_to(jnp.arange(input_ids.shape[-1]), input_ids.shape)
+        x, table = BertEmbeddings(cfg, name="embeddings")(input_ids, token_type_ids, position_ids, deterministic)
+        x = BertEncoder(cfg, name="encoder")(x, attention_mask, segment_ids, deterministic)
+        pooled = None
+        if self.add_pooling_layer:
+            pooled = _Pooler(cfg, name="pooler")(x)
+        return BertOutput(x, pooled, table)
+
+
+class _Pooler(nn.Module):
+    config: BertConfig
+
+    @nn.compact
+    def __call__(self, x):
+        # The square kernel shards on its output axis only: one tensor cannot use `embed` twice.
+        return jnp.tanh(dense(self.config, self.config.hidden_size, (None, "embed"), "dense")(x[:, 0]))
