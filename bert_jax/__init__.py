@@ -1,0 +1,29 @@
+"""bert_jax: BERT pretraining and fine-tuning in JAX/Flax.
+
+Public API:
+    BertConfig, BertModel, BertWithHead and the heads    (bert_jax.models)
+    from_pretrained(path, head=None) -> (model, params)   HF directory or Google TF1 checkpoint
+    save_pretrained(params, config, out_dir, tokenizer)   HF directory transformers can load
+    load_tokenizer(path), WordPieceTokenizer, SentencePieceTokenizer, train_wordpiece, train_sentencepiece
+"""
+
+from bert_jax.convert import from_pretrained, save_pretrained
+from bert_jax.data.tokenizer import SentencePieceTokenizer, Tokenizer, WordPieceTokenizer, load_tokenizer
+from bert_jax.data.vocab_training import train_sentencepiece, train_wordpiece
+from bert_jax.models.bert import BertConfig, BertModel, BertOutput
+from bert_jax.models.heads import (
+    BertWithHead,
+    MaskedLMHead,
+    MultipleChoiceHead,
+    PretrainingHeads,
+    SequenceClassificationHead,
+    SpanHead,
+    TokenTaggingHead,
+)
+
+__all__ = [
+    "BertConfig", "BertModel", "BertOutput", "BertWithHead", "MaskedLMHead", "MultipleChoiceHead",
+    "PretrainingHeads", "SequenceClassificationHead", "SpanHead", "TokenTaggingHead", "from_pretrained",
+    "save_pretrained", "load_tokenizer", "Tokenizer", "WordPieceTokenizer", "SentencePieceTokenizer",
+    "train_wordpiece", "train_sentencepiece",
+]
