@@ -119,23 +119,26 @@ def to_hf_tensors(tree: Params, prefix: str) -> dict[str, np.ndarray]:
 
 
 class MissingTensorError(KeyError):
-    pass
+    def __str__(self) -> str:  # KeyError would print the repr, newlines escaped
+        return str(self.args[0])
 
 
 def from_hf_tensors(template: Params, fetch: Callable[[str], np.ndarray | None], describe: Callable[[str], str],
                     prefix: str, dtype) -> Params:
     """Fills an unstacked template (arrays or ShapeDtypeStructs in our layout) from HF-named tensors.
 
-    Raises with the tensor's name and both shapes on a mismatch, and names the first missing tensor.
+    Raises with the tensor's name and both shapes on a mismatch, and lists the missing tensors.
     """
     result: Params = {}
+    missing = []
     for path, leaf, parent in _leaves(template):
         name = prefix + hf_name(path)
         shape = tuple(leaf.shape)
         n_in = _num_in_axes(path[-1], shape, parent)
         value = fetch(name)
         if value is None:
-            raise MissingTensorError(f"{describe(name)} is missing (needed for param {'/'.join(path)})")
+            missing.append(f"{describe(name)} is missing (needed for param {'/'.join(path)})")
+            continue
         want = _hf_shape(path[-1], shape, n_in)
         if tuple(value.shape) != want:
             raise ValueError(
@@ -148,6 +151,9 @@ def from_hf_tensors(template: Params, fetch: Callable[[str], np.ndarray | None],
         for key in path[:-1]:
             node = node.setdefault(key, {})
         node[path[-1]] = converted.astype(dtype)
+    if missing:
+        more = f"\n... and {len(missing) - 10} more" if len(missing) > 10 else ""
+        raise MissingTensorError(f"{len(missing)} tensors missing:\n" + "\n".join(missing[:10]) + more)
     return result
 
 
