@@ -282,9 +282,12 @@ class SentencePieceTokenizer(Tokenizer):
             raise ValueError(f"{model_file}: SentencePiece model lacks the special pieces {missing}")
 
     def _split_batch(self, texts):
+        try:
+            protos = self._sp.encode(list(texts), return_type="proto")
+        except TypeError:  # sentencepiece < 0.2.1 names it differently
+            protos = self._sp.encode(list(texts), out_type="immutable_proto")
         out = []
-        for text in texts:
-            proto = self._sp.encode(text, out_type="immutable_proto")
+        for text, proto in zip(texts, protos):
             # begin/end are byte offsets into the UTF-8 input: map them to character offsets.
             char_at_byte = np.cumsum([0] + [len(c.encode("utf-8")) for c in text])
             ids, offsets, word_ids, word = [], [], [], -1

@@ -57,10 +57,11 @@ def train_sentencepiece(files: Sequence[str] | str, vocab_size: int, out_dir: st
     paths = _expand(files)
     os.makedirs(out_dir, exist_ok=True)
     prefix = os.path.join(out_dir, "spiece")
+    spm.set_random_generator_seed(seed)  # sentence sampling is random; fix it for a reproducible vocab
     spm.SentencePieceTrainer.train(
         input=paths, model_prefix=prefix, vocab_size=vocab_size, model_type=model_type,
         character_coverage=character_coverage, input_sentence_size=input_sentence_size,
-        shuffle_input_sentence=True, seed_sentencepiece_size=1_000_000, random_seed=seed,
+        shuffle_input_sentence=True, seed_sentencepiece_size=1_000_000,
         pad_id=0, pad_piece="[PAD]", unk_id=1, unk_piece="[UNK]", bos_id=-1, eos_id=-1,
         control_symbols=["[CLS]", "[SEP]", "[MASK]"],
         normalization_rule_name="nmt_nfkc_cf" if lowercase else "nmt_nfkc",
