@@ -1,0 +1,21 @@
+"""python -m bert_jax.bench {tokenize} [options]; each benchmark prints ours, the peer and the ratio."""
+
+import argparse
+import sys
+
+from bert_jax.bench import tokenizer_bench
+
+BENCHMARKS = {"tokenize": tokenizer_bench}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bert_jax.bench")
+    sub = parser.add_subparsers(dest="name", required=True)
+    for name, module in BENCHMARKS.items():
+        module.add_arguments(sub.add_parser(name, help=module.__doc__.splitlines()[0]))
+    args = parser.parse_args(argv)
+    return BENCHMARKS[args.name].run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
