@@ -112,8 +112,10 @@ def test_save_pretrained_reloads_in_transformers(tmp_path, torch_transformers):
     model = build_model(config, "pretraining")
     params = init_params(model, jax.random.PRNGKey(0), masked_positions=jnp.zeros((1, 1), jnp.int32))
     # Give biases and LayerNorms non-trivial values so a mix-up between them would show.
-    params = jax.tree_util.tree_map_with_path(
-        lambda path, x: x + 0.1 * jax.random.normal(jax.random.PRNGKey(zlib.crc32(str(path).encode())), x.shape), params)
+    def perturb(path, x):
+        return x + 0.1 * jax.random.normal(jax.random.PRNGKey(zlib.crc32(str(path).encode())), x.shape)
+
+    params = jax.tree_util.tree_map_with_path(perturb, params)
     bert_jax.save_pretrained(params, config, str(tmp_path))
     assert json.load(open(tmp_path / "config.json"))["architectures"] == ["BertForPreTraining"]
 

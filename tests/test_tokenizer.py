@@ -87,7 +87,7 @@ def test_ids_identical_to_hf_on_all_shared_text(ours, hf_fast, shared_text):
     expected = hf_fast(singles)["input_ids"]
     mismatches = [i for i, ids in enumerate(expected) if batch["input_ids"][i, : lengths[i]].tolist() != ids]
     assert not mismatches, [singles[i] for i in mismatches[:5]]
-    a, b = zip(*pairs)
+    a, b = zip(*pairs, strict=True)
     ours_pairs = ours.encode_batch(a, b)
     hf_pairs = hf_fast(list(a), list(b))
     n = ours_pairs["attention_mask"].sum(1)
@@ -130,7 +130,7 @@ def check_offsets(tokenizer, text, lowercase=True):
     enc = tokenizer.encode(text)
     groups = []  # [(start, end), pieces]
     previous_word = None
-    for token_id, span, seq, word in zip(enc.input_ids, enc.offsets, enc.sequence_ids, enc.word_ids):
+    for token_id, span, seq, word in zip(enc.input_ids, enc.offsets, enc.sequence_ids, enc.word_ids, strict=True):
         if seq is None:
             assert tuple(span) == (0, 0)
             continue
@@ -291,7 +291,7 @@ def test_train_and_use_sentencepiece(shared_data, tmp_path):
     a, b = raw.encode(text), raw.encode(pair)
     assert enc.input_ids == [2, *a, 3, *b, 3]
     assert enc.token_type_ids == [0] * (len(a) + 2) + [1] * (len(b) + 1)
-    for token_id, (start, end), seq in zip(enc.input_ids, enc.offsets, enc.sequence_ids):
+    for token_id, (start, end), seq in zip(enc.input_ids, enc.offsets, enc.sequence_ids, strict=True):
         if seq is None:
             continue
         source = (text, pair)[seq]

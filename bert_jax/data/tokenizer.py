@@ -16,6 +16,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from bert_jax.io_utils import write_json
+
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 TRUNCATION = ("longest_first", "only_first", "only_second")
 
@@ -256,9 +258,7 @@ class WordPieceTokenizer(Tokenizer):
             shutil.copyfile(self.vocab_file, target)
         config = {"tokenizer_class": "BertTokenizer", "do_lower_case": self.lowercase,
                   "strip_accents": self.strip_accents, "model_max_length": 512,
-                  **{f"{n}_token": t for n, t in zip(("pad", "unk", "cls", "sep", "mask"), SPECIAL_TOKENS)}}
-        from bert_jax.io_utils import write_json
-
+                  **{f"{t[1:-1].lower()}_token": t for t in SPECIAL_TOKENS}}
         write_json(os.path.join(directory, "tokenizer_config.json"), config)
 
 
@@ -276,8 +276,7 @@ class SentencePieceTokenizer(Tokenizer):
         except (OSError, RuntimeError) as e:
             raise ValueError(f"{model_file}: not a SentencePiece model ({e})") from None
         super().__init__()
-        missing = [t for t, i in zip(SPECIAL_TOKENS, (self.pad_id, self.unk_id, self.cls_id, self.sep_id,
-                                                       self.mask_id)) if i is None]
+        missing = [t for t in SPECIAL_TOKENS if self.token_to_id(t) is None]
         if missing:
             raise ValueError(f"{model_file}: SentencePiece model lacks the special pieces {missing}")
 
@@ -287,7 +286,7 @@ class SentencePieceTokenizer(Tokenizer):
         except TypeError:  # sentencepiece < 0.2.1 names it differently
             protos = self._sp.encode(list(texts), out_type="immutable_proto")
         out = []
-        for text, proto in zip(texts, protos):
+        for text, proto in zip(texts, protos, strict=True):
             # begin/end are byte offsets into the UTF-8 input: map them to character offsets.
             char_at_byte = np.cumsum([0] + [len(c.encode("utf-8")) for c in text])
             ids, offsets, word_ids, word = [], [], [], -1
@@ -324,8 +323,6 @@ class SentencePieceTokenizer(Tokenizer):
         target = os.path.join(directory, "spiece.model")
         if os.path.abspath(target) != os.path.abspath(self.model_file):
             shutil.copyfile(self.model_file, target)
-        from bert_jax.io_utils import write_json
-
         write_json(os.path.join(directory, "tokenizer_config.json"), {"tokenizer_class": "SentencePiece"})
 
 

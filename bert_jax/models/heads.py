@@ -66,6 +66,13 @@ class PretrainingHeads(nn.Module):
         return {"mlm_logits": mlm, "nsp_logits": nsp}
 
 
+def _dropout_then_dense(head: nn.Module, x, features: int, name: str, deterministic: bool):
+    """HF's classifier pattern; called inside a head's compact method, so the layers belong to the head."""
+    rate = head.config.hidden_dropout_prob if head.dropout_rate is None else head.dropout_rate
+    x = nn.Dropout(rate)(x, deterministic=deterministic)
+    return dense(head.config, features, ("embed", None), name)(x)
+
+
 class SequenceClassificationHead(nn.Module):
     """Dropout → dense on the pooled [CLS]: logits [batch, num_labels]; num_labels=1 is regression."""
 
@@ -75,9 +82,8 @@ class SequenceClassificationHead(nn.Module):
 
     @nn.compact
     def __call__(self, encoder_out: BertOutput, deterministic: bool = True):
-        rate = self.config.hidden_dropout_prob if self.dropout_rate is None else self.dropout_rate
-        x = nn.Dropout(rate)(encoder_out.pooled_output, deterministic=deterministic)
-        return {"logits": dense(self.config, self.num_labels, ("embed", None), "classifier")(x)}
+        x = encoder_out.pooled_output
+        return {"logits": _dropout_then_dense(self, x, self.num_labels, "classifier", deterministic)}
 
 
 class MultipleChoiceHead(nn.Module):
@@ -89,9 +95,7 @@ class MultipleChoiceHead(nn.Module):
 
     @nn.compact
     def __call__(self, encoder_out: BertOutput, deterministic: bool = True):
-        rate = self.config.hidden_dropout_prob if self.dropout_rate is None else self.dropout_rate
-        x = nn.Dropout(rate)(encoder_out.pooled_output, deterministic=deterministic)
-        scores = dense(self.config, 1, ("embed", None), "classifier")(x)
+        scores = _dropout_then_dense(self, encoder_out.pooled_output, 1, "classifier", deterministic)
         return {"logits": scores.reshape(-1, self.num_choices)}
 
 
@@ -115,9 +119,8 @@ class TokenTaggingHead(nn.Module):
 
     @nn.compact
     def __call__(self, encoder_out: BertOutput, deterministic: bool = True):
-        rate = self.config.hidden_dropout_prob if self.dropout_rate is None else self.dropout_rate
-        x = nn.Dropout(rate)(encoder_out.sequence_output, deterministic=deterministic)
-        return {"logits": dense(self.config, self.num_labels, ("embed", None), "classifier")(x)}
+        x = encoder_out.sequence_output
+        return {"logits": _dropout_then_dense(self, x, self.num_labels, "classifier", deterministic)}
 
 
 class BertWithHead(nn.Module):
