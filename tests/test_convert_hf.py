@@ -116,8 +116,13 @@ def test_save_pretrained_reloads_in_transformers(tmp_path, torch_transformers):
         return x + 0.1 * jax.random.normal(jax.random.PRNGKey(zlib.crc32(str(path).encode())), x.shape)
 
     params = jax.tree_util.tree_map_with_path(perturb, params)
-    bert_jax.save_pretrained(params, config, str(tmp_path))
+    vocab = tmp_path / "src_vocab.txt"
+    vocab.write_text("".join(f"{t}\n" for t in ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "world"]))
+    tokenizer = WordPieceTokenizer(str(vocab))
+    bert_jax.save_pretrained(params, config, str(tmp_path), tokenizer=tokenizer)
     assert json.load(open(tmp_path / "config.json"))["architectures"] == ["BertForPreTraining"]
+    hf_tokenizer = transformers.BertTokenizerFast.from_pretrained(tmp_path)
+    assert hf_tokenizer("Hello WORLD!")["input_ids"] == tokenizer.encode("Hello WORLD!").input_ids
 
     ids, types, mask = _batch(seed=1)
     ours = model.apply({"params": params}, jnp.asarray(ids), jnp.asarray(types), jnp.asarray(mask))
