@@ -1,0 +1,100 @@
+"""Optimisers as optax chains: Google's exact BERT Adam, AdamW, LAMB; warmup + decay; clipping; accumulation.
+
+Google's ``AdamWeightDecayOptimizer`` (google-research/bert optimization.py) differs from optax.adamw:
+no bias correction, eps 1e-6 added to sqrt(v), and weight decay added to the update before the learning
+rate scales it, never to LayerNorm or bias params. ``bert_adam`` reproduces it exactly.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+_NO_DECAY_NAMES = ("LayerNorm", "layer_norm", "bias")
+
+
+def decay_mask(params: Any) -> Any:
+    """True for params that get weight decay: not LayerNorm params and not biases (Google's
+    ``_do_use_weight_decay`` name test applied to our param paths)."""
+
+    def decays(path, _):
+        names = [str(getattr(k, "key", k)) for k in path]
+        return not any(n in name for name in names for n in _NO_DECAY_NAMES)
+
+    return jax.tree_util.tree_map_with_path(decays, params)
+
+
+def warmup_then_decay(peak: float, warmup_steps: int, total_steps: int, kind: str = "linear",
+                      power: float = 1.0, end: float = 0.0) -> optax.Schedule:
+    """Google's schedule: lr = peak·step/warmup while step < warmup, else a polynomial decay from peak to
+    ``end`` **counted from step 0** over ``total_steps`` (so it is already below peak when warmup ends),
+    as optimization.py computes it. kind: 'linear' (power 1), 'poly' (``power``) or 'constant'."""
+    if kind not in ("linear", "poly", "constant"):
+        raise ValueError(f"schedule kind={kind!r}; expected 'linear', 'poly' or 'constant'")
+    if total_steps <= 0 and kind != "constant":
+        raise ValueError(f"total_steps must be positive for a decaying schedule, got {total_steps}")
+    exponent = 1.0 if kind == "linear" else power
+
+    def schedule(step):
+        step = jnp.asarray(step, jnp.float32)
+        if kind == "constant":
+            decayed = jnp.asarray(peak, jnp.float32)
+        else:
+            fraction = 1.0 - jnp.minimum(step, total_steps) / total_steps
+            decayed = (peak - end) * fraction**exponent + end
+        if warmup_steps > 0:
+            return jnp.where(step < warmup_steps, peak * step / warmup_steps, decayed)
+        return decayed
+
+    return schedule
+
+
+class ScaleByBertAdamState(NamedTuple):
+    mu: Any
+    nu: Any
+
+
+def scale_by_bert_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-6) -> optax.GradientTransformation:
+    """m/(sqrt(v)+eps) with no bias correction (Google's AdamWeightDecayOptimizer)."""
+
+    def init(params):
+        zeros = lambda p: jnp.zeros_like(p, dtype=jnp.float32)  # noqa: E731
+        return ScaleByBertAdamState(jax.tree_util.tree_map(zeros, params), jax.tree_util.tree_map(zeros, params))
+
+    def update(grads, state, params=None):
+        mu = jax.tree_util.tree_map(lambda m, g: b1 * m + (1 - b1) * g, state.mu, grads)
+        nu = jax.tree_util.tree_map(lambda v, g: b2 * v + (1 - b2) * jnp.square(g), state.nu, grads)
+        updates = jax.tree_util.tree_map(lambda m, v: m / (jnp.sqrt(v) + eps), mu, nu)
+        return updates, ScaleByBertAdamState(mu, nu)
+
+    return optax.GradientTransformation(init, update)
+
+
+def create_optimizer(name: str, learning_rate: float | optax.Schedule, *, weight_decay: float = 0.01,
+                     b1: float = 0.9, b2: float = 0.999, eps: float | None = None, clip_norm: float | None = 1.0,
+                     accumulate_steps: int = 1, mask: Callable | None = decay_mask) -> optax.GradientTransformation:
+    """'bert_adam' (Google's, eps 1e-6), 'adamw' (optax, bias-corrected, eps 1e-6 by default) or 'lamb'.
+
+    The chain is: global-norm clip → the optimiser with decoupled weight decay on ``mask`` → −lr.
+    ``accumulate_steps`` > 1 wraps it in optax.MultiSteps: gradients of k micro-batches are averaged and
+    applied once, equal to one step on the k-times batch.
+    """
+    parts = [optax.clip_by_global_norm(clip_norm)] if clip_norm else []
+    if name == "bert_adam":
+        parts += [scale_by_bert_adam(b1, b2, 1e-6 if eps is None else eps),
+                  optax.add_decayed_weights(weight_decay, mask), optax.scale_by_learning_rate(learning_rate)]
+        tx = optax.chain(*parts)
+    elif name == "adamw":
+        tx = optax.chain(*parts, optax.adamw(learning_rate, b1, b2, 1e-6 if eps is None else eps,
+                                             weight_decay=weight_decay, mask=mask))
+    elif name == "lamb":
+        tx = optax.chain(*parts, optax.lamb(learning_rate, b1, b2, 1e-6 if eps is None else eps,
+                                            weight_decay=weight_decay, mask=mask))
+    else:
+        raise ValueError(f"optimizer {name!r} is not known; expected 'bert_adam', 'adamw' or 'lamb'")
+    if accumulate_steps > 1:
+        tx = optax.MultiSteps(tx, every_k_schedule=accumulate_steps)
+    return tx

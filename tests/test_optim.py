@@ -1,0 +1,110 @@
+"""Optimisers against a NumPy transcription of google-research/bert optimization.py, and accumulation."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from bert_jax.optim import create_optimizer, decay_mask, warmup_then_decay
+
+
+def _params(seed=0):
+    rng = np.random.default_rng(seed)
+    return {
+        "dense": {"kernel": rng.normal(size=(4, 3)).astype(np.float32), "bias": rng.normal(size=3).astype(np.float32)},
+        "LayerNorm": {"scale": rng.normal(size=3).astype(np.float32), "bias": rng.normal(size=3).astype(np.float32)},
+        "word_embeddings": {"embedding": rng.normal(size=(5, 3)).astype(np.float32)},
+    }
+
+
+def google_lr(step, init_lr, warmup, total):
+    """create_optimizer: polynomial_decay(init_lr, step, total, end=0, power=1), then linear warmup."""
+    lr = init_lr * (1.0 - min(step, total) / total)
+    if step < warmup:
+        lr = init_lr * step / warmup
+    return lr
+
+
+def google_adam_step(params, grads, m, v, lr, wd=0.01, b1=0.9, b2=0.999, eps=1e-6, clip=1.0):
+    """AdamWeightDecayOptimizer.apply_gradients after tf.clip_by_global_norm, in NumPy."""
+    norm = np.sqrt(sum(np.sum(g.astype(np.float64) ** 2) for g in grads.values()))
+    out = {}
+    for name, p in params.items():
+        g = grads[name] * clip / max(norm, clip)
+        m[name] = b1 * m[name] + (1 - b1) * g
+        v[name] = b2 * v[name] + (1 - b2) * g * g
+        update = m[name] / (np.sqrt(v[name]) + eps)
+        if not any(s in name for s in ("LayerNorm", "layer_norm", "bias")):  # _do_use_weight_decay
+            update += wd * p
+        out[name] = p - lr * update
+    return out
+
+
+def _flat(tree):
+    return {"/".join(str(k.key) for k in path): np.asarray(x) for path, x in jax.tree_util.tree_leaves_with_path(tree)}
+
+
+def test_decay_mask_excludes_layernorm_and_bias():
+    mask = _flat(decay_mask(_params()))
+    assert mask == {"dense/kernel": True, "dense/bias": False, "LayerNorm/scale": False, "LayerNorm/bias": False,
+                    "word_embeddings/embedding": True}
+
+
+def test_schedule_matches_googles():
+    schedule = warmup_then_decay(1e-4, warmup_steps=10, total_steps=100)
+    for step in [0, 1, 5, 9, 10, 11, 50, 99, 100, 150]:
+        assert float(schedule(step)) == pytest.approx(google_lr(step, 1e-4, 10, 100), rel=1e-5, abs=1e-12)  # fp32
+
+
+def test_bert_adam_matches_google_update_rule():
+    params = _params()
+    schedule = warmup_then_decay(0.05, warmup_steps=2, total_steps=8)
+    tx = create_optimizer("bert_adam", schedule, weight_decay=0.01, clip_norm=1.0)
+    state = tx.init(params)
+    ref = _flat(params)
+    m = {k: np.zeros_like(x, np.float64) for k, x in ref.items()}
+    v = {k: np.zeros_like(x, np.float64) for k, x in ref.items()}
+    rng = np.random.default_rng(1)
+    for step in range(6):
+        # Large gradients on some steps so clipping is exercised, small on others.
+        scale = 3.0 if step % 2 else 0.05
+        grads = jax.tree_util.tree_map(lambda p, s=scale: rng.normal(size=p.shape).astype(np.float32) * s, params)
+        updates, state = tx.update(grads, state, params)
+        params = optax.apply_updates(params, updates)
+        ref = google_adam_step(ref, _flat(grads), m, v, google_lr(step, 0.05, 2, 8))
+    for name, value in _flat(params).items():
+        np.testing.assert_allclose(value, ref[name], rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+@pytest.mark.parametrize("name", ["bert_adam", "adamw", "lamb"])
+def test_accumulating_k_micro_batches_equals_one_k_times_batch(name):
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(16, 4)).astype(np.float32)
+    y = rng.normal(size=(16, 3)).astype(np.float32)
+    params = {"dense": {"kernel": jnp.asarray(rng.normal(size=(4, 3)), jnp.float32), "bias": jnp.zeros(3)}}
+
+    def loss(p, xb, yb):
+        return jnp.mean((xb @ p["dense"]["kernel"] + p["dense"]["bias"] - yb) ** 2)
+
+    grad = jax.jit(jax.grad(loss))
+    k = 4
+    big, small = create_optimizer(name, 1e-2), create_optimizer(name, 1e-2, accumulate_steps=k)
+    p_big, s_big = params, big.init(params)
+    p_small, s_small = params, small.init(params)
+    for _ in range(3):  # three full steps
+        updates, s_big = big.update(grad(p_big, x, y), s_big, p_big)
+        p_big = optax.apply_updates(p_big, updates)
+        for i in range(k):
+            sl = slice(i * 4, (i + 1) * 4)
+            updates, s_small = small.update(grad(p_small, x[sl], y[sl]), s_small, p_small)
+            p_small = optax.apply_updates(p_small, updates)
+    jax.tree_util.tree_map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-5), p_small, p_big)
+    assert not np.allclose(p_big["dense"]["kernel"], params["dense"]["kernel"])
+
+
+def test_unknown_optimizer_and_schedule_are_clear_errors():
+    with pytest.raises(ValueError, match="optimizer 'sgdd' is not known"):
+        create_optimizer("sgdd", 1e-3)
+    with pytest.raises(ValueError, match="schedule kind='cosine'"):
+        warmup_then_decay(1e-3, 10, 100, kind="cosine")
