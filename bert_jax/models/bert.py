@@ -31,18 +31,36 @@ def param_init(config: BertConfig, names: tuple, kind: str = "normal"):
     return nn.with_logical_partitioning(init, names)
 
 
-def dense(config: BertConfig, features, kernel_names: tuple, name: str, axis=-1) -> nn.DenseGeneral:
-    """A DenseGeneral whose kernel/bias carry logical names; bias names are the output axes."""
-    n_out = 1 if isinstance(features, int) else len(features)
-    return nn.DenseGeneral(
-        features=features,
-        axis=axis,
-        dtype=config.compute_dtype,
-        param_dtype=config.params_dtype,
-        kernel_init=param_init(config, kernel_names),
-        bias_init=param_init(config, kernel_names[-n_out:], "zeros"),
-        name=name,
-    )
+class DenseGeneral(nn.Module):
+    """y = x·W + b contracting the last ``num_in_axes`` axes of x; W is [in..., out...].
+
+    Flax's DenseGeneral initialises a flattened 2-D kernel and reshapes it, which breaks logical
+    partitioning under a mesh (the sharding is applied to the 2-D value); this creates W in its real shape.
+    """
+
+    config: BertConfig
+    features: tuple[int, ...]
+    kernel_names: tuple
+    num_in_axes: int = 1
+
+    @nn.compact
+    def __call__(self, x):
+        cfg = self.config
+        in_shape = x.shape[x.ndim - self.num_in_axes:]
+        n_out = len(self.features)
+        kernel = self.param("kernel", param_init(cfg, self.kernel_names), (*in_shape, *self.features),
+                            cfg.params_dtype)
+        bias = self.param("bias", param_init(cfg, self.kernel_names[-n_out:], "zeros"), self.features,
+                          cfg.params_dtype)
+        dtype = cfg.compute_dtype
+        y = jnp.tensordot(x.astype(dtype), kernel.astype(dtype), axes=self.num_in_axes)
+        return y + bias.astype(dtype)
+
+
+def dense(config: BertConfig, features, kernel_names: tuple, name: str, num_in_axes: int = 1) -> DenseGeneral:
+    """A dense layer whose kernel [in..., out...] and bias [out...] carry logical axis names."""
+    features = (features,) if isinstance(features, int) else tuple(features)
+    return DenseGeneral(config, features, kernel_names, num_in_axes, name=name)
 
 
 def layer_norm(config: BertConfig, name: str = "LayerNorm") -> nn.LayerNorm:
@@ -121,7 +139,7 @@ class BertAttention(nn.Module):
     def __call__(self, x, attention_mask, segment_ids):
         cfg = self.config
         context = BertSelfAttention(cfg, self.deterministic, name="self")(x, attention_mask, segment_ids)
-        return _AddNorm(cfg, self.deterministic, ("heads", "kv", "embed"), axis=(-2, -1), name="output")(context, x)
+        return _AddNorm(cfg, self.deterministic, ("heads", "kv", "embed"), num_in_axes=2, name="output")(context, x)
 
 
 class _AddNorm(nn.Module):
@@ -130,12 +148,12 @@ class _AddNorm(nn.Module):
     config: BertConfig
     deterministic: bool
     kernel_names: tuple
-    axis: tuple | int = -1
+    num_in_axes: int = 1
 
     @nn.compact
     def __call__(self, x, residual):
         cfg = self.config
-        x = dense(cfg, cfg.hidden_size, self.kernel_names, "dense", axis=self.axis)(x)
+        x = dense(cfg, cfg.hidden_size, self.kernel_names, "dense", self.num_in_axes)(x)
         x = nn.Dropout(cfg.hidden_dropout_prob)(x, deterministic=self.deterministic)
         return layer_norm(cfg)(x + residual)
 
