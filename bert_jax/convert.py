@@ -218,14 +218,15 @@ def read_tf_tensors(checkpoint_prefix: str, wanted_hf_names: list[str]) -> Tenso
     reader = tf.train.load_checkpoint(checkpoint_prefix)
     available = reader.get_variable_to_shape_map()
     tensors = {}
+    def full_tf_name(hf: str) -> str:  # encoder names live under bert/ in TF, heads under cls/
+        return tf_name(hf if hf.startswith("cls.") else f"bert.{hf}")
+
     for hf in wanted_hf_names:
-        encoder_name = hf if hf.split(".")[0] in ("cls",) else f"bert.{hf}"
-        name = tf_name(encoder_name)
+        name = full_tf_name(hf)
         if name in available:
             value = reader.get_tensor(name)
             tensors[hf] = value.T if name.endswith("/kernel") else value
-    display = lambda hf: f"TF variable {tf_name(hf if hf.startswith('cls.') else 'bert.' + hf)!r}"  # noqa: E731
-    return TensorSource(checkpoint_prefix, tensors, display)
+    return TensorSource(checkpoint_prefix, tensors, lambda hf: f"TF variable {full_tf_name(hf)!r}")
 
 
 # ----------------------------------------------------------------------------------------- public API

@@ -135,6 +135,8 @@ class Tokenizer:
             raise ValueError(f"encode_batch: {len(texts)} texts but {len(pairs)} pairs")
         if padding not in ("longest", "max_length"):
             raise ValueError(f"padding={padding!r}; expected 'longest' or 'max_length'")
+        if padding == "max_length" and max_length is None:
+            raise ValueError("padding='max_length' needs max_length")
         split = self._split_batch(list(texts) + (list(pairs) if pairs is not None else []))
         n = len(texts)
         encodings = [
