@@ -1,0 +1,198 @@
+"""Google's create_pretraining_data, on token ids: documents → NSP segment pairs → MLM masking.
+
+Transcribed from google-research/bert create_pretraining_data.py with Python's ``random.Random`` in the
+same call order, so the same seed and the same tokens give the same instances. Two changes, both for
+memory (pitfall #7): documents are processed in blocks (the random "next" segment comes from another
+document of the same block; one block = Google exactly), and pairs are stored unmasked so masking can be
+done per example at load time (``mask_instance``), fresh each epoch (dynamic) or fixed (static).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class PairOptions:
+    max_seq_length: int = 128
+    short_seq_prob: float = 0.1
+    dupe_factor: int = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class MaskOptions:
+    masked_lm_prob: float = 0.15
+    max_predictions_per_seq: int = 20
+    whole_word_mask: bool = False
+
+
+@dataclasses.dataclass
+class Pair:
+    """[CLS] A [SEP] B [SEP] as ids, before masking."""
+
+    tokens: list[int]
+    segment_ids: list[int]
+    is_random_next: bool
+
+
+def _truncate_seq_pair(tokens_a: list, tokens_b: list, max_num_tokens: int, rng: random.Random) -> None:
+    """Google's pretraining truncation: trim the longer segment from a random end."""
+    while len(tokens_a) + len(tokens_b) > max_num_tokens:
+        trunc_tokens = tokens_a if len(tokens_a) > len(tokens_b) else tokens_b
+        if rng.random() < 0.5:
+            del trunc_tokens[0]
+        else:
+            trunc_tokens.pop()
+
+
+def create_pairs_from_document(all_documents: Sequence[Sequence[list[int]]], document_index: int,
+                               options: PairOptions, cls_id: int, sep_id: int, rng: random.Random) -> list[Pair]:
+    """Google's create_instances_from_document without the masking step."""
+    document = all_documents[document_index]
+    max_num_tokens = options.max_seq_length - 3
+    target_seq_length = max_num_tokens
+    if rng.random() < options.short_seq_prob:
+        target_seq_length = rng.randint(2, max_num_tokens)
+    pairs = []
+    current_chunk: list[list[int]] = []
+    current_length = 0
+    i = 0
+    while i < len(document):
+        segment = document[i]
+        current_chunk.append(segment)
+        current_length += len(segment)
+        if i == len(document) - 1 or current_length >= target_seq_length:
+            if current_chunk:
+                a_end = 1
+                if len(current_chunk) >= 2:
+                    a_end = rng.randint(1, len(current_chunk) - 1)
+                tokens_a = [t for j in range(a_end) for t in current_chunk[j]]
+                tokens_b: list[int] = []
+                if len(current_chunk) == 1 or rng.random() < 0.5:
+                    is_random_next = True
+                    target_b_length = target_seq_length - len(tokens_a)
+                    for _ in range(10):
+                        random_document_index = rng.randint(0, len(all_documents) - 1)
+                        if random_document_index != document_index:
+                            break
+                    random_document = all_documents[random_document_index]
+                    random_start = rng.randint(0, len(random_document) - 1)
+                    for j in range(random_start, len(random_document)):
+                        tokens_b.extend(random_document[j])
+                        if len(tokens_b) >= target_b_length:
+                            break
+                    # The segments of this chunk that B did not use go back to be read again.
+                    i -= len(current_chunk) - a_end
+                else:
+                    is_random_next = False
+                    tokens_b = [t for j in range(a_end, len(current_chunk)) for t in current_chunk[j]]
+                _truncate_seq_pair(tokens_a, tokens_b, max_num_tokens, rng)
+                if tokens_a and tokens_b:  # Google asserts; a one-document corpus can violate it
+                    tokens = [cls_id, *tokens_a, sep_id, *tokens_b, sep_id]
+                    segment_ids = [0] * (len(tokens_a) + 2) + [1] * (len(tokens_b) + 1)
+                    pairs.append(Pair(tokens, segment_ids, is_random_next))
+            current_chunk = []
+            current_length = 0
+        i += 1
+    return pairs
+
+
+def create_pairs(documents: Iterable[Sequence[list[int]]], options: PairOptions, cls_id: int, sep_id: int,
+                 seed: int, documents_per_block: int = 100_000) -> Iterator[Pair]:
+    """Streams pairs block by block: each block is shuffled, paired dupe_factor times and the block's pairs
+    shuffled, as Google does for the whole corpus."""
+    rng = random.Random(seed)
+
+    def blocks():
+        block = []
+        for doc in documents:
+            doc = [s for s in doc if s]
+            if doc:
+                block.append(doc)
+            if len(block) == documents_per_block:
+                yield block
+                block = []
+        if block:
+            yield block
+
+    for block in blocks():
+        rng.shuffle(block)
+        pairs = [p for _ in range(options.dupe_factor) for i in range(len(block))
+                 for p in create_pairs_from_document(block, i, options, cls_id, sep_id, rng)]
+        rng.shuffle(pairs)
+        yield from pairs
+
+
+def mask_tokens(tokens: Sequence[int], options: MaskOptions, special_ids: frozenset[int], mask_id: int,
+                vocab_size: int, is_continuation: np.ndarray | None, rng: random.Random
+                ) -> tuple[list[int], list[int], list[int]]:
+    """Google's create_masked_lm_predictions: returns (masked tokens, sorted positions, original ids).
+
+    [CLS]/[SEP] (any special id) are never candidates; with whole-word masking a '##' piece joins the
+    word before it. 80% → [MASK], 10% → unchanged, 10% → a random id from the whole vocab.
+    """
+    cand_indexes: list[list[int]] = []
+    for i, token in enumerate(tokens):
+        if token in special_ids:
+            continue
+        if options.whole_word_mask and cand_indexes and is_continuation is not None and is_continuation[token]:
+            cand_indexes[-1].append(i)
+        else:
+            cand_indexes.append([i])
+    rng.shuffle(cand_indexes)
+    output = list(tokens)
+    num_to_predict = min(options.max_predictions_per_seq, max(1, int(round(len(tokens) * options.masked_lm_prob))))
+    masked: list[tuple[int, int]] = []
+    covered: set[int] = set()
+    for index_set in cand_indexes:
+        if len(masked) >= num_to_predict:
+            break
+        if len(masked) + len(index_set) > num_to_predict:
+            continue
+        if any(index in covered for index in index_set):
+            continue
+        for index in index_set:
+            covered.add(index)
+            if rng.random() < 0.8:
+                replacement = mask_id
+            elif rng.random() < 0.5:
+                replacement = tokens[index]
+            else:
+                replacement = rng.randint(0, vocab_size - 1)
+            output[index] = replacement
+            masked.append((index, tokens[index]))
+    masked.sort()
+    return output, [i for i, _ in masked], [t for _, t in masked]
+
+
+def pretraining_features(tokens: Sequence[int], segment_ids: Sequence[int], is_random_next: bool,
+                         max_seq_length: int, options: MaskOptions, special_ids: frozenset[int], mask_id: int,
+                         vocab_size: int, is_continuation: np.ndarray | None, rng: random.Random
+                         ) -> dict[str, np.ndarray]:
+    """One padded example as Google's write_instance_to_example_files lays it out.
+
+    Shapes: input_ids, token_type_ids, attention_mask [max_seq_length]; masked_lm_positions,
+    masked_lm_ids, masked_lm_weights [max_predictions_per_seq]; next_sentence_label [] (1 = random next).
+    """
+    masked, positions, labels = mask_tokens(tokens, options, special_ids, mask_id, vocab_size, is_continuation, rng)
+    n, p = len(masked), len(positions)
+    out = {
+        "input_ids": np.zeros(max_seq_length, np.int32),
+        "token_type_ids": np.zeros(max_seq_length, np.int32),
+        "attention_mask": np.zeros(max_seq_length, np.int32),
+        "masked_lm_positions": np.zeros(options.max_predictions_per_seq, np.int32),
+        "masked_lm_ids": np.zeros(options.max_predictions_per_seq, np.int32),
+        "masked_lm_weights": np.zeros(options.max_predictions_per_seq, np.float32),
+        "next_sentence_label": np.int32(is_random_next),
+    }
+    out["input_ids"][:n] = masked
+    out["token_type_ids"][:n] = segment_ids
+    out["attention_mask"][:n] = 1
+    out["masked_lm_positions"][:p] = positions
+    out["masked_lm_ids"][:p] = labels
+    out["masked_lm_weights"][:p] = 1.0
+    return out

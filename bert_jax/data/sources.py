@@ -1,0 +1,113 @@
+"""Raw-text sources for pretraining: documents as lists of sentences, streamed.
+
+Formats:
+  - 'sentences': Google's create_pretraining_data input: one sentence per line, blank lines between
+    documents (BookCorpus / Wikipedia dumps prepared for BERT).
+  - 'plain': ordinary text files; each file is a document, paragraphs (blank-line separated) are split
+    into sentences with a simple punctuation rule.
+  - 'python_docstrings': the offline default corpus: the docstrings of the Python standard library that
+    is installed with the interpreter (English prose every machine with Python has; read with `ast`,
+    nothing is imported or executed). One module = one document.
+"""
+
+from __future__ import annotations
+
+import ast
+import glob
+import os
+import re
+import sysconfig
+from typing import Iterator, Sequence
+
+Document = list[str]
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
+
+
+def split_sentences(paragraph: str) -> list[str]:
+    """Splits on ., ! or ? followed by space and a capital or digit; keeps abbreviations mostly whole."""
+    text = " ".join(paragraph.split())
+    return [s for s in _SENTENCE_END.split(text) if s]
+
+
+def expand_paths(patterns: Sequence[str] | str) -> list[str]:
+    patterns = [patterns] if isinstance(patterns, str) else list(patterns)
+    paths = sorted({p for pattern in patterns for p in glob.glob(os.path.expanduser(pattern))})
+    if not paths:
+        raise FileNotFoundError(f"no corpus files match {patterns}")
+    return paths
+
+
+def read_sentence_files(paths: Sequence[str]) -> Iterator[Document]:
+    """Google's format: one sentence per line, documents separated by blank lines."""
+    for path in paths:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            document: Document = []
+            for line in f:
+                line = line.strip()
+                if line:
+                    document.append(line)
+                elif document:
+                    yield document
+                    document = []
+            if document:
+                yield document
+
+
+def read_plain_files(paths: Sequence[str]) -> Iterator[Document]:
+    """Each file one document; paragraphs split into sentences."""
+    for path in paths:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            paragraphs = re.split(r"\n\s*\n", f.read())
+        document = [s for p in paragraphs for s in split_sentences(p)]
+        if document:
+            yield document
+
+
+def _prose(docstring: str) -> list[str]:
+    """Sentences of a docstring's prose paragraphs; code, doctests and tables are dropped."""
+    sentences = []
+    for paragraph in re.split(r"\n\s*\n", docstring):
+        lines = [ln.strip() for ln in paragraph.strip().splitlines()]
+        if not lines or any(ln.startswith((">>>", "...", "$", "|", "+-", "--", "==", ":")) for ln in lines):
+            continue
+        text = " ".join(lines)
+        letters = sum(c.isalpha() or c == " " for c in text)
+        if len(text) < 40 or letters < 0.85 * len(text):
+            continue
+        sentences.extend(split_sentences(text))
+    return sentences
+
+
+def python_docstring_documents(root: str | None = None) -> Iterator[Document]:
+    """Docstrings of the installed standard library (tests excluded), one module per document."""
+    root = root or sysconfig.get_paths()["stdlib"]
+    paths = sorted(glob.glob(os.path.join(root, "**", "*.py"), recursive=True))
+    for path in paths:
+        relative = os.path.relpath(path, root)
+        if "site-packages" in relative or re.search(r"(^|/)(test|tests|idle_test)(/|$)", relative):
+            continue
+        try:
+            with open(path, encoding="utf-8") as f:
+                tree = ast.parse(f.read())
+        except (SyntaxError, UnicodeDecodeError, ValueError):
+            continue
+        document = []
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+                doc = ast.get_docstring(node)
+                if doc:
+                    document.extend(_prose(doc))
+        if len(document) >= 2:
+            yield document
+
+
+def read_documents(source: str, paths: Sequence[str] | str | None = None) -> Iterator[Document]:
+    """Documents from a named source; see the module docstring for the formats."""
+    if source == "python_docstrings":
+        return python_docstring_documents()
+    if source == "sentences":
+        return read_sentence_files(expand_paths(paths or []))
+    if source == "plain":
+        return read_plain_files(expand_paths(paths or []))
+    raise ValueError(f"corpus source {source!r} is not known; expected 'sentences', 'plain' or 'python_docstrings'")
