@@ -109,6 +109,19 @@ class Tokenizer:
     def special_ids(self) -> frozenset[int]:
         return frozenset((self.pad_id, self.unk_id, self.cls_id, self.sep_id, self.mask_id))
 
+    def split(self, texts: Sequence[str]) -> list[Pieces]:
+        """Pieces (ids, offsets, word ids) of each text, without special tokens."""
+        return self._split_batch(list(texts))
+
+    def continuation_mask(self) -> np.ndarray:
+        """[vocab] bool: True for pieces that continue a word (WordPiece '##x'; SentencePiece pieces
+        without the '▁' word start), for whole-word masking."""
+        tokens = [self.id_to_token(i) for i in range(self.vocab_size)]
+        return np.array([self._is_continuation(t) and t not in SPECIAL_TOKENS for t in tokens], bool)
+
+    def _is_continuation(self, token: str) -> bool:
+        return token.startswith("##")
+
     def tokenize(self, text: str) -> list[str]:
         return [self.id_to_token(i) for i in self._split_batch([text])[0].ids]
 
@@ -306,6 +319,9 @@ class SentencePieceTokenizer(Tokenizer):
     @property
     def vocab_size(self) -> int:
         return self._sp.GetPieceSize()
+
+    def _is_continuation(self, token: str) -> bool:
+        return not token.startswith("\u2581")
 
     def token_to_id(self, token):
         index = self._sp.PieceToId(token)

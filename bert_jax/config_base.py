@@ -1,0 +1,65 @@
+"""Defaults shared by the config files in configs/ (every key a run may set, grouped by section)."""
+
+from __future__ import annotations
+
+import ml_collections
+
+
+def parse_arg(arg: str | None, **defaults) -> ml_collections.ConfigDict:
+    """'runlocal,phase=2' → {'runlocal': True, 'phase': 2}; values typed like the defaults."""
+    out = dict(defaults)
+    for item in filter(None, (arg or "").split(",")):
+        key, _, value = item.partition("=")
+        if key not in defaults:
+            raise ValueError(f"config argument {key!r} is not known; expected one of {sorted(defaults)}")
+        default = defaults[key]
+        if not value:
+            out[key] = True
+        elif isinstance(default, bool):
+            out[key] = value.lower() in ("1", "true", "yes")
+        else:
+            out[key] = type(default)(value) if default is not None else value
+    return ml_collections.ConfigDict(out)
+
+
+def pretraining_config() -> ml_collections.ConfigDict:
+    c = ml_collections.ConfigDict()
+    c.task = ml_collections.ConfigDict({"name": "pretrain"})
+    # BertConfig preset plus any BertConfig field (dtype, remat_policy, hidden_dropout_prob, ...).
+    c.model = ml_collections.ConfigDict({"preset": "base", "dtype": "float32"})
+    c.data = ml_collections.ConfigDict(dict(
+        source="sentences",  # 'sentences' (Google's format) | 'plain' | 'python_docstrings' (offline)
+        paths="",  # comma-separated globs
+        dir="",  # prepared data; default <workdir>/data
+        vocab="",  # vocab.txt / tokenizer dir; empty → train a WordPiece vocab on the corpus
+        vocab_size=30522,
+        lowercase=True,
+        max_seq_length=128,
+        max_predictions_per_seq=20,
+        masked_lm_prob=0.15,
+        short_seq_prob=0.1,
+        dupe_factor=1,
+        whole_word_mask=False,
+        dynamic_masking=True,
+        eval_document_stride=20,  # every 20th document is held out for eval
+        documents_per_block=100_000,
+    ))
+    c.optim = ml_collections.ConfigDict(dict(
+        name="bert_adam", learning_rate=1e-4, warmup_steps=10_000, schedule="linear", power=1.0,
+        weight_decay=0.01, b1=0.9, b2=0.999, eps=0.0, clip_norm=1.0, accumulate_steps=1,
+    ))
+    c.batch_size = 256  # global, in sequences
+    c.eval_batch_size = 64
+    c.eval_batches = 50  # 0 = the whole eval split
+    c.total_steps = 1_000_000
+    c.mesh = ml_collections.ConfigDict({"data": -1, "fsdp": 1, "tensor": 1})
+    c.dcn_mesh = ml_collections.ConfigDict({})  # multi-slice: slices per axis
+    c.sharding = "fsdp"  # 'dp' | 'fsdp' | 'fsdp_tp'
+    c.log_every = 100
+    c.eval_every = 10_000
+    c.ckpt_every = 5_000
+    c.keep_checkpoints = 3
+    c.async_checkpointing = True
+    c.init_from = ""  # HF dir, TF checkpoint dir or a bert_jax workdir: encoder weights, fresh head
+    c.seed = 0
+    return c

@@ -1,0 +1,77 @@
+"""Run logs: metrics.jsonl (one JSON object per write), TensorBoard events, a console progress line,
+and a PNG of the training curves at the end."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+
+log = logging.getLogger("bert_jax")
+
+_CONSOLE_KEYS = ("loss", "mlm_accuracy", "nsp_accuracy", "learning_rate", "step_time", "tokens_per_second", "mfu")
+
+
+class MetricsLogger:
+    def __init__(self, workdir: str):
+        from tensorboardX import SummaryWriter
+
+        self.path = os.path.join(workdir, "metrics.jsonl")
+        self._file = open(self.path, "a", encoding="utf-8")
+        self._writer = SummaryWriter(os.path.join(workdir, "tensorboard"))
+
+    def write(self, step: int, split: str, values: dict) -> None:
+        self._file.write(json.dumps({"step": step, "split": split, **values}) + "\n")
+        self._file.flush()
+        for key, value in values.items():
+            if isinstance(value, (int, float)):
+                self._writer.add_scalar(f"{split}/{key}", value, step)
+        self._writer.flush()
+        shown = [f"{k}={_fmt(values[k])}" for k in _CONSOLE_KEYS if k in values]
+        if split != "train":
+            shown = [f"{k}={_fmt(v)}" for k, v in values.items()]
+        log.info("step %d %s %s", step, split, " ".join(shown))
+
+    def close(self) -> None:
+        self._file.close()
+        self._writer.close()
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def read_metrics(workdir: str) -> list[dict]:
+    path = os.path.join(workdir, "metrics.jsonl")
+    if not os.path.exists(path):
+        return []
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def plot_curves(workdir: str, filename: str = "training_curves.png") -> str:
+    """Loss and accuracies of train and eval against step, as one PNG in the workdir."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    records = read_metrics(workdir)
+    keys = [k for k in ("loss", "mlm_loss", "mlm_accuracy", "nsp_accuracy") if any(k in r for r in records)]
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.5 * len(keys), 3.5), squeeze=False)
+    for ax, key in zip(axes[0], keys, strict=True):
+        for split in ("train", "eval"):
+            points = [(r["step"], r[key]) for r in records if r["split"] == split and key in r]
+            if points:
+                xs, ys = zip(*sorted(dict(points).items()), strict=True)
+                ax.plot(xs, ys, marker="o" if split == "eval" else None, label=split)
+        ax.set_title(key)
+        ax.set_xlabel("step")
+        ax.legend()
+    fig.tight_layout()
+    path = os.path.join(workdir, filename)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

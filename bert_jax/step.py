@@ -1,0 +1,54 @@
+"""Pure train / eval steps: no I/O, no Python state; the trainer jits them with shardings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flax
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import optax
+
+
+@flax.struct.dataclass
+class TrainState:
+    step: jax.Array  # int32 []; also the data position: batch k is dataset item k
+    params: Any
+    opt_state: Any
+    rng: jax.Array  # base key; step k's dropout key is fold_in(rng, k)
+
+
+def create_state(rng: jax.Array, *, model: nn.Module, tx: optax.GradientTransformation, example: dict,
+                 task) -> TrainState:
+    """Fresh state; params stay boxed (nn.Partitioned) so eval_shape can read their logical axes."""
+    init_rng, dropout_rng = jax.random.split(rng)
+    params = model.init(init_rng, **task.inputs(example))["params"]
+    return TrainState(jnp.zeros((), jnp.int32), params, tx.init(params), dropout_rng)
+
+
+def _global_norm(tree) -> jax.Array:
+    return optax.global_norm(jax.tree_util.tree_map(lambda x: x.astype(jnp.float32), tree))
+
+
+def train_step(state: TrainState, batch: dict, *, model: nn.Module, task, tx) -> tuple[TrainState, dict]:
+    """One optimizer step (or one accumulation micro-step with optax.MultiSteps)."""
+    dropout_rng = jax.random.fold_in(state.rng, state.step)
+
+    def loss_fn(params):
+        outputs = model.apply({"params": params}, **task.inputs(batch), deterministic=False,
+                              rngs={"dropout": dropout_rng})
+        return task.loss(outputs, batch)
+
+    (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+    updates, opt_state = tx.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    metrics = {"loss": loss, "grad_norm": _global_norm(grads), "param_norm": _global_norm(params),
+               "update_norm": _global_norm(updates), **aux}
+    return TrainState(state.step + 1, params, opt_state, state.rng), metrics
+
+
+def eval_step(params, batch: dict, *, model: nn.Module, task) -> dict:
+    """Per-example predictions (task.predict) of the deterministic model."""
+    outputs = model.apply({"params": params}, **task.inputs(batch), deterministic=True)
+    return task.predict(outputs, batch)

@@ -1,0 +1,66 @@
+"""The Task interface and the registry: one trainer serves every task through these members.
+
+A task is constructed from the run's config and workdir, prepares its data on the host, and gives the
+trainer pure functions for the jitted steps:
+
+  - ``model_config``: the BertConfig of the encoder (vocab size fixed by the task's tokenizer).
+  - ``head()``: the module on top of the encoder.
+  - ``dataset(split)``: an index-addressable sequence of host-local batches (item k = step k), fixed shapes.
+  - ``inputs(batch)``: keyword arguments of the model call (pure, jit-able).
+  - ``loss(outputs, batch) -> (scalar, aux metrics)``: pure.
+  - ``predict(outputs, batch) -> dict of arrays``: pure, jit-able; per-example results for evaluate.
+  - ``evaluate(predictions, split) -> dict``: host side; official metric names; may write files.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Callable
+
+import flax.linen as nn
+
+from bert_jax.models.bert import BertConfig
+
+REGISTRY: dict[str, Callable[..., "Task"]] = {}
+
+
+class Task(abc.ABC):
+    name = "task"
+    model_config: BertConfig
+
+    def __init__(self, config, workdir: str):
+        self.config = config
+        self.workdir = workdir
+
+    @abc.abstractmethod
+    def head(self) -> nn.Module: ...
+
+    @abc.abstractmethod
+    def dataset(self, split: str): ...
+
+    @abc.abstractmethod
+    def inputs(self, batch: dict) -> dict: ...
+
+    @abc.abstractmethod
+    def loss(self, outputs: dict, batch: dict): ...
+
+    @abc.abstractmethod
+    def predict(self, outputs: dict, batch: dict) -> dict: ...
+
+    @abc.abstractmethod
+    def evaluate(self, predictions: dict, split: str) -> dict: ...
+
+
+def register(name: str):
+    def wrap(cls):
+        REGISTRY[name] = cls
+        cls.name = name
+        return cls
+
+    return wrap
+
+
+def get(name: str) -> Callable[..., Task]:
+    if name not in REGISTRY:
+        raise ValueError(f"config.task.name={name!r} is not a known task; expected one of {sorted(REGISTRY)}")
+    return REGISTRY[name]

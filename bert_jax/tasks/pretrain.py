@@ -1,0 +1,168 @@
+"""Pretraining: MLM (gathered masked positions) + NSP, from raw text to training batches.
+
+Data preparation runs once per data directory (default ``<workdir>/data``): read the corpus, train a
+WordPiece vocab if none is given, tokenize, build Google's NSP pairs for train and held-out documents,
+write shards, then ``meta.json``. A directory with a meta.json that matches the settings is reused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from bert_jax.data import pipeline, sources
+from bert_jax.data.pretraining import MaskOptions, PairOptions, create_pairs
+from bert_jax.data.tokenizer import load_tokenizer
+from bert_jax.data.vocab_training import train_wordpiece
+from bert_jax.io_utils import write_text
+from bert_jax.models.bert import BertConfig
+from bert_jax.models.heads import PretrainingHeads
+from bert_jax.tasks.base import Task, register
+
+log = logging.getLogger(__name__)
+
+DATA_KEYS = ("source", "paths", "vocab", "vocab_size", "lowercase", "max_seq_length", "short_seq_prob",
+             "dupe_factor", "eval_document_stride", "documents_per_block")
+
+
+def _corpus_paths(data) -> list[str]:
+    return [p for p in str(data.paths).split(",") if p] if data.paths else []
+
+
+@register("pretrain")
+class PretrainTask(Task):
+    def __init__(self, config, workdir: str):
+        super().__init__(config, workdir)
+        data = config.data
+        self.data_dir = data.dir or os.path.join(workdir, "data")
+        self.mask = MaskOptions(data.masked_lm_prob, data.max_predictions_per_seq, data.whole_word_mask)
+        self._prepare()
+        self.tokenizer = load_tokenizer(self._vocab_path(), lowercase=data.lowercase)
+        model_fields = {k: v for k, v in config.model.items() if k != "preset"}
+        self.model_config = BertConfig.preset(config.model.preset, vocab_size=self.tokenizer.vocab_size,
+                                              **model_fields)
+        if data.max_seq_length > self.model_config.max_position_embeddings:
+            raise ValueError(f"config.data.max_seq_length={data.max_seq_length} exceeds the model's "
+                             f"max_position_embeddings={self.model_config.max_position_embeddings}")
+
+    # ------------------------------------------------------------------ data preparation (host, once)
+    def _vocab_path(self) -> str:
+        return self.config.data.vocab or os.path.join(self.data_dir, "vocab")
+
+    def _settings(self) -> dict:
+        data = self.config.data
+        return {k: data[k] for k in DATA_KEYS} | {"seed": self.config.seed}
+
+    def _prepare(self) -> None:
+        settings = self._settings()
+        meta = pipeline.read_meta(self.data_dir)
+        if meta is not None:
+            if meta["settings"] != settings:
+                raise ValueError(f"{self.data_dir} holds data made with other settings {meta['settings']}; "
+                                 f"this run asks for {settings}. Use another config.data.dir or the same settings.")
+            return
+        if jax.process_index() != 0:
+            raise RuntimeError(f"{self.data_dir} is not prepared; prepare it on process 0 first")
+        data = self.config.data
+        paths = _corpus_paths(data)
+        if data.source != "python_docstrings" and not paths:
+            raise ValueError(f"config.data.paths is empty; corpus source {data.source!r} needs files")
+        os.makedirs(self.data_dir, exist_ok=True)
+        documents = list(sources.read_documents(data.source, paths))
+        if not documents:
+            raise ValueError(f"the corpus ({data.source}: {paths or 'stdlib docstrings'}) has no documents")
+        if not data.vocab:
+            corpus_file = os.path.join(self.data_dir, "corpus.txt")
+            write_text(corpus_file, "".join("\n".join(d) + "\n\n" for d in documents))
+            train_wordpiece(corpus_file, data.vocab_size, self._vocab_path(), lowercase=data.lowercase)
+        tokenizer = load_tokenizer(self._vocab_path(), lowercase=data.lowercase)
+        stride = data.eval_document_stride
+        splits = {"train": [d for i, d in enumerate(documents) if i % stride != stride - 1],
+                  "eval": [d for i, d in enumerate(documents) if i % stride == stride - 1]}
+        options = PairOptions(data.max_seq_length, data.short_seq_prob, data.dupe_factor)
+        counts = {}
+        for offset, (split, docs) in enumerate(splits.items()):
+            tokenized = ([p.ids for p in tokenizer.split(doc)] for doc in docs)
+            pairs = create_pairs(tokenized, options, tokenizer.cls_id, tokenizer.sep_id,
+                                 seed=self.config.seed + offset, documents_per_block=data.documents_per_block)
+            counts[split] = pipeline.write_pair_shards(pairs, self.data_dir, split, data.max_seq_length)
+            if counts[split] == 0:
+                raise ValueError(f"the corpus gave no '{split}' pairs; it is too small")
+        vocab_hash = hashlib.sha256(open(tokenizer_vocab_file(self._vocab_path()), "rb").read()).hexdigest()
+        pipeline.write_meta(self.data_dir, {"settings": settings, "pairs": counts, "documents": len(documents),
+                                            "vocab_sha256": vocab_hash})
+        log.info("prepared %s: %s pairs from %d documents", self.data_dir, json.dumps(counts), len(documents))
+
+    # ------------------------------------------------------------------------------ Task interface
+    def head(self):
+        return PretrainingHeads(self.model_config)
+
+    def dataset(self, split: str):
+        """train: shuffled, repeated, dynamically masked; eval: one fixed pass, static masks."""
+        cfg, tok = self.config, self.tokenizer
+        per_host = cfg.batch_size // jax.process_count() if split == "train" else cfg.eval_batch_size
+        training = split == "train"
+        return pipeline.pretraining_batches(
+            pipeline.PairSource(self.data_dir, split), per_host, cfg.data.max_seq_length, self.mask,
+            tok.special_ids, tok.mask_id, tok.vocab_size, tok.continuation_mask(), seed=cfg.seed,
+            dynamic_masking=training and cfg.data.dynamic_masking, shuffle=training, repeat=training,
+            process_index=jax.process_index() if training else 0, process_count=jax.process_count() if training
+            else 1,
+        )
+
+    def inputs(self, batch):
+        return {"input_ids": batch["input_ids"], "token_type_ids": batch["token_type_ids"],
+                "attention_mask": batch["attention_mask"], "masked_positions": batch["masked_lm_positions"]}
+
+    def loss(self, outputs, batch):
+        """Google's: weighted mean MLM cross-entropy over real predictions + mean NSP cross-entropy."""
+        mlm_logits = outputs["mlm_logits"].astype(jnp.float32)
+        weights = batch["masked_lm_weights"]
+        mlm_per = optax.softmax_cross_entropy_with_integer_labels(mlm_logits, batch["masked_lm_ids"])
+        mlm_loss = jnp.sum(mlm_per * weights) / (jnp.sum(weights) + 1e-5)
+        nsp_logits = outputs["nsp_logits"].astype(jnp.float32)
+        nsp_loss = jnp.mean(optax.softmax_cross_entropy_with_integer_labels(nsp_logits, batch["next_sentence_label"]))
+        mlm_acc = jnp.sum((jnp.argmax(mlm_logits, -1) == batch["masked_lm_ids"]) * weights) / (jnp.sum(weights) + 1e-5)
+        nsp_acc = jnp.mean(jnp.argmax(nsp_logits, -1) == batch["next_sentence_label"])
+        return mlm_loss + nsp_loss, {"mlm_loss": mlm_loss, "nsp_loss": nsp_loss, "mlm_accuracy": mlm_acc,
+                                     "nsp_accuracy": nsp_acc}
+
+    def predict(self, outputs, batch):
+        mlm_logits = outputs["mlm_logits"].astype(jnp.float32)
+        nsp_logits = outputs["nsp_logits"].astype(jnp.float32)
+        return {
+            "mlm_prediction": jnp.argmax(mlm_logits, -1),
+            "mlm_nll": optax.softmax_cross_entropy_with_integer_labels(mlm_logits, batch["masked_lm_ids"]),
+            "masked_lm_ids": batch["masked_lm_ids"],
+            "masked_lm_weights": batch["masked_lm_weights"],
+            "nsp_prediction": jnp.argmax(nsp_logits, -1),
+            "next_sentence_label": batch["next_sentence_label"],
+        }
+
+    def evaluate(self, predictions, split):
+        """Held-out MLM accuracy/loss/perplexity, NSP accuracy, and the most-frequent-token baseline
+        (always predicting the commonest masked token of this split)."""
+        w = predictions["masked_lm_weights"] > 0
+        labels = predictions["masked_lm_ids"][w]
+        counts = np.bincount(labels)
+        mlm_loss = float(np.mean(predictions["mlm_nll"][w]))
+        return {
+            "mlm_accuracy": float(np.mean(predictions["mlm_prediction"][w] == labels)),
+            "mlm_loss": mlm_loss,
+            "mlm_perplexity": float(np.exp(mlm_loss)),
+            "mlm_most_frequent_token_accuracy": float(counts.max() / counts.sum()),
+            "mlm_most_frequent_token": self.tokenizer.id_to_token(int(counts.argmax())),
+            "nsp_accuracy": float(np.mean(predictions["nsp_prediction"] == predictions["next_sentence_label"])),
+            "masked_tokens": int(w.sum()),
+        }
+
+
+def tokenizer_vocab_file(path: str) -> str:
+    return os.path.join(path, "vocab.txt") if os.path.isdir(path) else path

@@ -1,0 +1,34 @@
+"""Quickstart: a tiny BERT (L2/H128) pretrained offline on the installed Python's standard-library
+docstrings (English prose every Python installation has; no download, no third-party text).
+
+    python -m bert_jax.main --config=configs/pretrain_tiny.py --workdir=runs/quick
+
+Trains its own 8k WordPiece vocab, builds NSP pairs, pretrains MLM+NSP for 1,500 steps of 64 × 128 tokens,
+evaluates on held-out modules, checkpoints and plots. Expected on a 2-core CPU: under 10 minutes; held-out
+MLM accuracy far above the most-frequent-token baseline (both in eval_results.json). Running the command
+again resumes (and, once finished, only re-evaluates). `:runlocal` shrinks it to a smoke run.
+"""
+
+from bert_jax.config_base import parse_arg, pretraining_config
+
+
+def get_config(arg=None):
+    args = parse_arg(arg, runlocal=False)
+    c = pretraining_config()
+    c.model.preset = "tiny"
+    c.data.source = "python_docstrings"
+    c.data.vocab_size = 8000
+    c.data.max_seq_length = 128
+    c.optim.learning_rate = 1e-3
+    c.optim.warmup_steps = 150
+    c.batch_size = 64
+    c.eval_batch_size = 64
+    c.eval_batches = 20
+    c.total_steps = 1500
+    c.log_every = 50
+    c.eval_every = 500
+    c.ckpt_every = 250
+    if args.runlocal:
+        c.total_steps, c.optim.warmup_steps, c.batch_size, c.eval_batch_size = 20, 5, 16, 16
+        c.log_every, c.eval_every, c.ckpt_every, c.eval_batches = 5, 10, 10, 2
+    return c
