@@ -52,6 +52,7 @@ def pretraining_config() -> ml_collections.ConfigDict:
     c.eval_batch_size = 64
     c.eval_batches = 50  # 0 = the whole eval split
     c.total_steps = 1_000_000
+    c.num_devices = 0  # 0 = every device; n = the first n (debugging, single-device references)
     c.mesh = ml_collections.ConfigDict({"data": -1, "fsdp": 1, "tensor": 1})
     c.dcn_mesh = ml_collections.ConfigDict({})  # multi-slice: slices per axis
     c.sharding = "fsdp"  # 'dp' | 'fsdp' | 'fsdp_tp'

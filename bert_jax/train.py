@@ -63,7 +63,8 @@ def run(config, workdir: str) -> dict:
     check_config(config)
 
     # --- mesh: fails fast when the shape does not fit the devices
-    mesh = sharding.make_mesh(dict(config.mesh), dict(config.dcn_mesh) if config.get("dcn_mesh") else None)
+    devices = jax.devices()[: config.num_devices] if config.num_devices else None
+    mesh = sharding.make_mesh(dict(config.mesh), dict(config.dcn_mesh) if config.get("dcn_mesh") else None, devices)
     rules = sharding.get_rules(config.sharding)
     data_sharding = sharding.batch_sharding(mesh)
     data_parallel = mesh.shape["data"] * mesh.shape["fsdp"]

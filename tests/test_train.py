@@ -1,0 +1,188 @@
+"""The trainer end to end on CPU: artifacts, resume after SIGKILL / SIGTERM, meshes, config errors."""
+
+import importlib.util
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import numpy as np
+import pytest
+
+from bert_jax import train
+from bert_jax.checkpoint import Checkpointer
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = os.path.join(ROOT, "configs", "pretrain_tiny.py")
+
+
+def load_config(arg="runlocal", **overrides):
+    spec = importlib.util.spec_from_file_location("pretrain_tiny", TINY)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    config = module.get_config(arg)
+    for key, value in overrides.items():
+        node = config
+        *parents, leaf = key.split(".")
+        for p in parents:
+            node = node[p]
+        node[leaf] = value
+    return config
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    """Prepared once (vocab training + pairs from the stdlib docstrings), shared by the runs below."""
+    directory = str(tmp_path_factory.mktemp("pretrain_data"))
+    from bert_jax.tasks.pretrain import PretrainTask
+
+    PretrainTask(load_config(**{"data.dir": directory}), directory)
+    return directory
+
+
+def final_params(workdir):
+    return Checkpointer(workdir).restore(None)["params"]
+
+
+def assert_trees_equal(a, b, atol=0.0):
+    flat_a, flat_b = jax.tree_util.tree_leaves_with_path(a), jax.tree_util.tree_leaves_with_path(b)
+    assert [p for p, _ in flat_a] == [p for p, _ in flat_b]
+    for (path, x), (_, y) in zip(flat_a, flat_b, strict=True):
+        if atol:
+            np.testing.assert_allclose(np.asarray(x), np.asarray(y), atol=atol, err_msg=str(path))
+        else:
+            np.testing.assert_array_equal(np.asarray(x), np.asarray(y), err_msg=str(path))
+
+
+def test_quick_run_writes_everything_and_resumes(tmp_path, data_dir):
+    workdir = str(tmp_path / "run")
+    config = load_config(**{"data.dir": data_dir})
+    results = train.run(config, workdir)
+    for name in ("metrics.jsonl", "config.json", "eval_results.json", "training_curves.png"):
+        assert os.path.getsize(os.path.join(workdir, name)) > 0, name
+    assert any(f.startswith("events.out.tfevents") for f in os.listdir(os.path.join(workdir, "tensorboard")))
+    assert Checkpointer(workdir).latest_step() == config.total_steps
+    assert 0 <= results["mlm_accuracy"] <= 1 and results["masked_tokens"] > 0
+    train_lines = [json.loads(x) for x in open(os.path.join(workdir, "metrics.jsonl")) if '"train"' in x]
+    assert [r["step"] for r in train_lines] == list(range(5, config.total_steps + 1, 5))
+    assert train_lines[-1]["loss"] < train_lines[0]["loss"]
+    # A second run finds the finished checkpoint: no training steps, only the evaluation again.
+    again = train.run(config, workdir)
+    after = [json.loads(x) for x in open(os.path.join(workdir, "metrics.jsonl")) if '"train"' in x]
+    assert len(after) == len(train_lines) and again["mlm_accuracy"] == results["mlm_accuracy"]
+
+
+@pytest.mark.skipif(jax.device_count() < 8, reason="needs 8 devices")
+def test_meshes_match_one_device(tmp_path, data_dir):
+    """3 steps on (data=8), (data=2,fsdp=4), (data=2,fsdp=2,tensor=2) give the loss and params of one device."""
+    common = {"data.dir": data_dir, "total_steps": 3, "log_every": 1, "eval_every": 100, "ckpt_every": 3,
+              "batch_size": 16, "async_checkpointing": False}
+    runs = {"one": ({"data": 1}, "dp", 1), "dp": ({"data": 8}, "dp", 0), "fsdp": ({"data": 2, "fsdp": 4}, "fsdp", 0),
+            "fsdp_tp": ({"data": 2, "fsdp": 2, "tensor": 2}, "fsdp_tp", 0)}
+    losses, params = {}, {}
+    for name, (mesh, rules, n) in runs.items():
+        workdir = str(tmp_path / name)
+        train.run(load_config(**common, mesh=mesh, sharding=rules, num_devices=n), workdir)
+        losses[name] = [json.loads(x)["loss"] for x in open(os.path.join(workdir, "metrics.jsonl")) if '"train"' in x]
+        params[name] = final_params(workdir)
+    for name in ("dp", "fsdp", "fsdp_tp"):
+        np.testing.assert_allclose(losses[name], losses["one"], rtol=1e-5)
+        assert_trees_equal(params[name], params["one"], atol=1e-5)
+
+
+@pytest.mark.skipif(jax.device_count() < 8, reason="needs 8 devices")
+def test_restore_onto_another_mesh(tmp_path, data_dir):
+    common = {"data.dir": data_dir, "log_every": 1, "eval_every": 100, "ckpt_every": 3, "batch_size": 16,
+              "optim.schedule": "constant", "optim.warmup_steps": 0, "async_checkpointing": False}
+    straight, split = str(tmp_path / "straight"), str(tmp_path / "split")
+    train.run(load_config(**common, total_steps=6, mesh={"data": 8}, sharding="dp"), straight)
+    train.run(load_config(**common, total_steps=3, mesh={"data": 8}, sharding="dp"), split)
+    train.run(load_config(**common, total_steps=6, mesh={"data": 2, "fsdp": 2, "tensor": 2}, sharding="fsdp_tp"),
+              split)
+    assert Checkpointer(split).latest_step() == 6
+    assert_trees_equal(final_params(split), final_params(straight), atol=1e-5)
+
+
+def _cli(workdir, data_dir, *extra):
+    return [sys.executable, "-m", "bert_jax.main", f"--config={TINY}:runlocal", f"--workdir={workdir}",
+            f"--config.data.dir={data_dir}", "--config.total_steps=30", "--config.ckpt_every=3",
+            "--config.eval_every=100", "--config.log_every=1", *extra]
+
+
+def _env():
+    env = dict(os.environ)
+    env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=1"
+    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def _wait_for_step(workdir, step, process, timeout=240):
+    path = os.path.join(workdir, "metrics.jsonl")
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        assert process.poll() is None, "the run ended before it could be interrupted"
+        if os.path.exists(path):
+            steps = [json.loads(x)["step"] for x in open(path) if '"train"' in x]
+            if steps and steps[-1] >= step:
+                return steps[-1]
+        time.sleep(0.05)
+    raise TimeoutError(f"step {step} not reached")
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory, data_dir):
+    workdir = str(tmp_path_factory.mktemp("uninterrupted"))
+    subprocess.run(_cli(workdir, data_dir), env=_env(), check=True, capture_output=True)
+    return final_params(workdir)
+
+
+def test_sigkill_then_restart_is_bit_identical(tmp_path, data_dir, uninterrupted):
+    workdir = str(tmp_path / "killed")
+    kill_at = random.Random().randint(5, 25)
+    process = subprocess.Popen(_cli(workdir, data_dir), env=_env(), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    _wait_for_step(workdir, kill_at, process)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    resumed_from = Checkpointer(workdir).latest_step()
+    assert resumed_from is not None and resumed_from < 30
+    subprocess.run(_cli(workdir, data_dir), env=_env(), check=True, capture_output=True)
+    assert_trees_equal(final_params(workdir), uninterrupted)
+
+
+def test_sigterm_saves_exits_zero_and_resume_continues(tmp_path, data_dir, uninterrupted):
+    workdir = str(tmp_path / "terminated")
+    process = subprocess.Popen(_cli(workdir, data_dir), env=_env(), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+    reached = _wait_for_step(workdir, 10, process)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr.decode()[-2000:]
+    saved = Checkpointer(workdir).latest_step()
+    assert reached <= saved < 30  # the step in flight finished and was saved
+    subprocess.run(_cli(workdir, data_dir), env=_env(), check=True, capture_output=True)
+    assert_trees_equal(final_params(workdir), uninterrupted)
+
+
+def test_config_errors_before_any_compute(tmp_path, data_dir):
+    with pytest.raises(ValueError, match="needs 3 devices but"):
+        train.run(load_config(mesh={"data": 3}), str(tmp_path / "a"))
+    with pytest.raises(ValueError, match="batch_size=10 is not divisible by the data-parallel size"):
+        train.run(load_config(batch_size=10, mesh={"data": 4}, num_devices=4), str(tmp_path / "b"))
+    with pytest.raises(FileNotFoundError, match="no corpus files match"):
+        train.run(load_config(**{"data.source": "plain", "data.paths": str(tmp_path / "nothing*.txt")}),
+                  str(tmp_path / "c"))
+    (tmp_path / "empty.txt").write_text("")
+    with pytest.raises(ValueError, match="has no documents"):
+        train.run(load_config(**{"data.source": "plain", "data.paths": str(tmp_path / "empty.txt")}),
+                  str(tmp_path / "d"))
+    for d in "abcd":
+        assert not os.path.exists(tmp_path / d / "checkpoints") or not os.listdir(tmp_path / d / "checkpoints")
+    result = subprocess.run([sys.executable, "-m", "bert_jax.main", f"--config={TINY}:runlocal",
+                             f"--workdir={tmp_path / 'e'}", "--config.optim.learnign_rate=1"],
+                            env=_env(), capture_output=True, text=True)
+    assert result.returncode != 0 and "learnign_rate" in result.stderr
