@@ -61,6 +61,7 @@ def pretraining_config() -> ml_collections.ConfigDict:
     c.ckpt_every = 5_000
     c.keep_checkpoints = 3
     c.async_checkpointing = True
-    c.init_from = ""  # HF dir, TF checkpoint dir or a bert_jax workdir: encoder weights, fresh head
+    c.init_from = ""  # HF dir, TF checkpoint dir or a bert_jax workdir: encoder weights
+    c.init_head = False  # also take the head from init_from (continued pretraining, phase 2)
     c.seed = 0
     return c

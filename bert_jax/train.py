@@ -16,7 +16,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 
-from bert_jax import flops, sharding, step as steps, tasks
+from bert_jax import flops, sharding, tasks
+from bert_jax import step as steps
 from bert_jax.checkpoint import Checkpointer, PreemptionFlag
 from bert_jax.io_utils import write_json
 from bert_jax.logging_utils import MetricsLogger, plot_curves
@@ -106,7 +107,7 @@ def run(config, workdir: str) -> dict:
         else:
             state = init(rng)
             if config.init_from:
-                state = state.replace(params=_load_encoder(config.init_from, state.params))
+                state = state.replace(params=_load_init(config.init_from, state.params, config.init_head))
 
         # --- jitted steps
         replicated = NamedSharding(mesh, PartitionSpec())
@@ -126,27 +127,35 @@ def _strip_boxes(tree):
     return jax.tree_util.tree_map(lambda x: x.value if is_box(x) else x, tree, is_leaf=is_box)
 
 
-def _load_encoder(path: str, params: dict) -> dict:
-    """Encoder weights from an HF dir, a TF checkpoint or a bert_jax workdir; the head stays fresh."""
+def _load_init(path: str, params: dict, with_head: bool) -> dict:
+    """Encoder weights (and the head, with ``with_head``) from an HF dir, a TF checkpoint or a bert_jax
+    workdir; whatever is not loaded keeps its fresh initialisation."""
     from bert_jax.convert import from_pretrained
 
     if os.path.isdir(os.path.join(path, "checkpoints")):
-        restored = Checkpointer(path).restore(None)
-        encoder = restored["params"]["bert"]
+        source = Checkpointer(path).restore(None)["params"]
     else:
-        _, encoder = from_pretrained(path)
-    ours = params["bert"]
-    mismatched = [
-        f"{'/'.join(str(getattr(k, 'key', k)) for k in p)}: {tuple(np.shape(a))} vs {tuple(b.shape)}"
-        for (p, a), b in zip(jax.tree_util.tree_leaves_with_path(encoder), jax.tree_util.tree_leaves(ours),
-                             strict=True) if tuple(np.shape(a)) != tuple(b.shape)
-    ]
-    if mismatched:
-        raise ValueError(f"config.init_from={path}: encoder shapes differ from the model's: {mismatched[:5]}")
-    loaded = jax.tree_util.tree_map(lambda a, b: jax.device_put(jnp.asarray(a, b.dtype), b.sharding), encoder, ours)
-    log.info("init_from %s: loaded all %d encoder tensors; head initialised fresh",
-             path, len(jax.tree_util.tree_leaves(loaded)))
-    return {**params, "bert": loaded}
+        _, loaded = from_pretrained(path, head="pretraining" if with_head else None)
+        source = loaded if with_head else {"bert": loaded}
+    parts = ["bert", "head"] if with_head else ["bert"]
+    out = dict(params)
+    for part in parts:
+        if part not in source:
+            raise ValueError(f"config.init_from={path} has no '{part}' params (config.init_head={with_head})")
+        ours = params[part]
+        theirs = source[part]
+        mismatched = [
+            f"{'/'.join(str(getattr(k, 'key', k)) for k in p)}: {tuple(np.shape(a))} vs {tuple(b.shape)}"
+            for (p, a), b in zip(jax.tree_util.tree_leaves_with_path(theirs), jax.tree_util.tree_leaves(ours),
+                                 strict=True) if tuple(np.shape(a)) != tuple(b.shape)
+        ]
+        if mismatched:
+            raise ValueError(f"config.init_from={path}: {part} shapes differ from the model's: {mismatched[:5]}")
+        out[part] = jax.tree_util.tree_map(lambda a, b: jax.device_put(jnp.asarray(a, b.dtype), b.sharding),
+                                           theirs, ours)
+    log.info("init_from %s: loaded %s; %s", path, " and ".join(parts),
+             "nothing initialised fresh" if with_head else "head initialised fresh")
+    return out
 
 
 def _loop(config, workdir, task, state, train_fn, eval_fn, train_data, eval_data, data_sharding, checkpointer,

@@ -186,3 +186,38 @@ def test_config_errors_before_any_compute(tmp_path, data_dir):
                              f"--workdir={tmp_path / 'e'}", "--config.optim.learnign_rate=1"],
                             env=_env(), capture_output=True, text=True)
     assert result.returncode != 0 and "learnign_rate" in result.stderr
+
+
+def test_init_from_workdir_and_hf_dir(tmp_path, data_dir, minilm_dir):
+    """With lr 0 the run's final params are exactly what init_from loaded."""
+    import bert_jax
+
+    source = str(tmp_path / "source")
+    train.run(load_config(**{"data.dir": data_dir}), source)
+    trained = final_params(source)
+    frozen = {"data.dir": data_dir, "optim.learning_rate": 0.0, "total_steps": 2, "eval_every": 100}
+
+    continued = str(tmp_path / "continued")
+    train.run(load_config(**frozen, init_from=source, init_head=True), continued)
+    assert_trees_equal(final_params(continued), trained)
+
+    hf_dir = str(tmp_path / "hf")
+    from bert_jax.tasks.pretrain import PretrainTask
+
+    model_config = PretrainTask(load_config(**{"data.dir": data_dir}), data_dir).model_config
+    bert_jax.save_pretrained(trained, model_config, hf_dir)
+    from_hf = str(tmp_path / "from_hf")
+    train.run(load_config(**frozen, init_from=hf_dir), from_hf)
+    loaded = final_params(from_hf)
+    assert_trees_equal(loaded["bert"], trained["bert"])
+    head_kernel = ("head", "predictions", "transform", "dense", "kernel")
+
+    def pick(tree):
+        for key in head_kernel:
+            tree = tree[key]
+        return np.asarray(tree)
+
+    assert not np.array_equal(pick(loaded), pick(trained))  # without init_head the head starts fresh
+
+    with pytest.raises(ValueError, match="shapes differ"):
+        train.run(load_config(**frozen, init_from=minilm_dir), str(tmp_path / "mismatch"))

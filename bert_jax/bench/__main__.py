@@ -1,11 +1,11 @@
-"""python -m bert_jax.bench {tokenize} [options]; each benchmark prints ours, the peer and the ratio."""
+"""python -m bert_jax.bench {tokenize,pretrain} [options]; each benchmark prints ours, the peer and the ratio."""
 
 import argparse
 import sys
 
-from bert_jax.bench import tokenizer_bench
+from bert_jax.bench import pretrain_bench, tokenizer_bench
 
-BENCHMARKS = {"tokenize": tokenizer_bench}
+BENCHMARKS = {"tokenize": tokenizer_bench, "pretrain": pretrain_bench}
 
 
 def main(argv=None) -> int:

@@ -118,21 +118,10 @@ class PretrainTask(Task):
         )
 
     def inputs(self, batch):
-        return {"input_ids": batch["input_ids"], "token_type_ids": batch["token_type_ids"],
-                "attention_mask": batch["attention_mask"], "masked_positions": batch["masked_lm_positions"]}
+        return pretraining_inputs(batch)
 
     def loss(self, outputs, batch):
-        """Google's: weighted mean MLM cross-entropy over real predictions + mean NSP cross-entropy."""
-        mlm_logits = outputs["mlm_logits"].astype(jnp.float32)
-        weights = batch["masked_lm_weights"]
-        mlm_per = optax.softmax_cross_entropy_with_integer_labels(mlm_logits, batch["masked_lm_ids"])
-        mlm_loss = jnp.sum(mlm_per * weights) / (jnp.sum(weights) + 1e-5)
-        nsp_logits = outputs["nsp_logits"].astype(jnp.float32)
-        nsp_loss = jnp.mean(optax.softmax_cross_entropy_with_integer_labels(nsp_logits, batch["next_sentence_label"]))
-        mlm_acc = jnp.sum((jnp.argmax(mlm_logits, -1) == batch["masked_lm_ids"]) * weights) / (jnp.sum(weights) + 1e-5)
-        nsp_acc = jnp.mean(jnp.argmax(nsp_logits, -1) == batch["next_sentence_label"])
-        return mlm_loss + nsp_loss, {"mlm_loss": mlm_loss, "nsp_loss": nsp_loss, "mlm_accuracy": mlm_acc,
-                                     "nsp_accuracy": nsp_acc}
+        return pretraining_loss(outputs, batch)
 
     def predict(self, outputs, batch):
         mlm_logits = outputs["mlm_logits"].astype(jnp.float32)
@@ -164,5 +153,30 @@ class PretrainTask(Task):
         }
 
 
+def pretraining_inputs(batch: dict) -> dict:
+    return {"input_ids": batch["input_ids"], "token_type_ids": batch["token_type_ids"],
+            "attention_mask": batch["attention_mask"], "masked_positions": batch["masked_lm_positions"]}
+
+
+def pretraining_loss(outputs: dict, batch: dict):
+    """Google's: weighted mean MLM cross-entropy over real predictions + mean NSP cross-entropy."""
+    mlm_logits = outputs["mlm_logits"].astype(jnp.float32)
+    weights = batch["masked_lm_weights"]
+    mlm_per = optax.softmax_cross_entropy_with_integer_labels(mlm_logits, batch["masked_lm_ids"])
+    mlm_loss = jnp.sum(mlm_per * weights) / (jnp.sum(weights) + 1e-5)
+    nsp_logits = outputs["nsp_logits"].astype(jnp.float32)
+    nsp_loss = jnp.mean(optax.softmax_cross_entropy_with_integer_labels(nsp_logits, batch["next_sentence_label"]))
+    mlm_acc = jnp.sum((jnp.argmax(mlm_logits, -1) == batch["masked_lm_ids"]) * weights) / (jnp.sum(weights) + 1e-5)
+    nsp_acc = jnp.mean(jnp.argmax(nsp_logits, -1) == batch["next_sentence_label"])
+    return mlm_loss + nsp_loss, {"mlm_loss": mlm_loss, "nsp_loss": nsp_loss, "mlm_accuracy": mlm_acc,
+                                 "nsp_accuracy": nsp_acc}
+
+
 def tokenizer_vocab_file(path: str) -> str:
-    return os.path.join(path, "vocab.txt") if os.path.isdir(path) else path
+    """The file that defines a tokenizer directory's vocab (WordPiece vocab.txt or SentencePiece model)."""
+    if not os.path.isdir(path):
+        return path
+    for name in ("vocab.txt", "spiece.model"):
+        if os.path.exists(os.path.join(path, name)):
+            return os.path.join(path, name)
+    raise FileNotFoundError(f"{path}: no vocab.txt or spiece.model")
