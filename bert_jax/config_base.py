@@ -43,6 +43,7 @@ def pretraining_config() -> ml_collections.ConfigDict:
         dynamic_masking=True,
         eval_document_stride=20,  # every 20th document is held out for eval
         documents_per_block=100_000,
+        pack_per_row=1,  # >1: pack up to this many consecutive pairs per row (segment ids, restarted positions)
     ))
     c.optim = ml_collections.ConfigDict(dict(
         name="bert_adam", learning_rate=1e-4, warmup_steps=10_000, schedule="linear", power=1.0,

@@ -101,11 +101,15 @@ def test_packed_row_equals_examples_run_separately():
     positions = np.zeros((1, seq), np.int32)
     positions[0, :5], positions[0, 5:12] = np.arange(5), np.arange(7)
     out = model.apply({"params": params}, jnp.asarray(packed), position_ids=jnp.asarray(positions),
-                      attention_mask=jnp.asarray(segments > 0), segment_ids=jnp.asarray(segments)).sequence_output
-    alone_a = model.apply({"params": params}, jnp.asarray(a[None])).sequence_output
-    alone_b = model.apply({"params": params}, jnp.asarray(b[None])).sequence_output
-    np.testing.assert_allclose(out[0, :5], alone_a[0], atol=1e-5)
-    np.testing.assert_allclose(out[0, 5:12], alone_b[0], atol=1e-5)
+                      attention_mask=jnp.asarray(segments > 0), segment_ids=jnp.asarray(segments),
+                      cls_positions=jnp.array([[0, 5]]))
+    alone_a = model.apply({"params": params}, jnp.asarray(a[None]))
+    alone_b = model.apply({"params": params}, jnp.asarray(b[None]))
+    np.testing.assert_allclose(out.sequence_output[0, :5], alone_a.sequence_output[0], atol=1e-5)
+    np.testing.assert_allclose(out.sequence_output[0, 5:12], alone_b.sequence_output[0], atol=1e-5)
+    # Each packed example's pooled [CLS] (at its own position) equals its pooled output alone.
+    np.testing.assert_allclose(out.pooled_output[0], np.concatenate([alone_a.pooled_output, alone_b.pooled_output]),
+                               atol=1e-5)
 
 
 def test_padding_does_not_change_real_tokens():

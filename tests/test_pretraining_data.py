@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 
 from bert_jax.data import pipeline
-from bert_jax.data.pretraining import MaskOptions, PairOptions, create_pairs, mask_tokens, pretraining_features
+from bert_jax.data.pretraining import (
+    MaskOptions,
+    PairOptions,
+    create_pairs,
+    mask_tokens,
+    pack_pairs,
+    packed_features,
+    pretraining_features,
+)
 from bert_jax.data.sources import read_documents, split_sentences
 
 CLS, SEP, MASK, PAD, UNK = 2, 3, 4, 0, 1
@@ -145,7 +153,7 @@ def test_shards_round_trip_and_loader(tmp_path):
     source = pipeline.PairSource(str(tmp_path), "train")
     assert n == len(pairs) == len(source) and len(list(tmp_path.glob("train-*.tokens.npy"))) > 1
     for i in (0, 36, 37, n - 1):
-        assert source[i]["tokens"] == pairs[i].tokens and source[i]["segment_ids"] == pairs[i].segment_ids
+        assert source[i]["instances"] == [(pairs[i].tokens, pairs[i].segment_ids, pairs[i].is_random_next)]
 
     def loader(batch=8, **kw):
         return pipeline.pretraining_batches(source, batch, 48, MaskOptions(max_predictions_per_seq=8), SPECIAL, MASK,
@@ -189,3 +197,38 @@ def test_sources(tmp_path):
         read_documents("wiki")
     docs = list(read_documents("python_docstrings"))
     assert len(docs) > 100 and all(len(d) >= 2 for d in docs)
+
+
+def test_packing_rows_and_features(tmp_path):
+    pairs = list(create_pairs(_documents(80), PairOptions(max_seq_length=40, short_seq_prob=0.5), CLS, SEP, seed=6))
+    rows = list(pack_pairs(iter(pairs), 64, 3))
+    assert [p for row in rows for p in row] == pairs  # every pair once, in order
+    assert all(sum(len(p.tokens) for p in row) <= 64 and 1 <= len(row) <= 3 for row in rows)
+    assert len(rows) < 0.9 * len(pairs)  # short pairs really share rows
+
+    n = pipeline.write_pair_shards(iter(pairs), str(tmp_path), "train", 64, max_per_row=3)
+    source = pipeline.PairSource(str(tmp_path), "train")
+    assert n == len(pairs) and len(source) == len(rows) and source.max_per_row == 3
+    assert [inst for i in range(len(source)) for inst in source[i]["instances"]] == [
+        (p.tokens, p.segment_ids, p.is_random_next) for p in pairs]
+
+    options = MaskOptions(max_predictions_per_seq=12)
+    for i in range(len(source)):
+        instances = source[i]["instances"]
+        f = packed_features(instances, 64, 3, options, SPECIAL, MASK, VOCAB, None, random.Random(i))
+        start = 0
+        for k, (tokens, types, is_random_next) in enumerate(instances):
+            end = start + len(tokens)
+            assert f["cls_positions"][k] == start and f["input_ids"][start] == CLS
+            assert f["segment_ids"][start:end].tolist() == [k + 1] * len(tokens)
+            assert f["position_ids"][start:end].tolist() == list(range(len(tokens)))
+            assert f["token_type_ids"][start:end].tolist() == types
+            assert f["next_sentence_label"][k] == is_random_next and f["next_sentence_weights"][k] == 1
+            start = end
+        assert f["segment_ids"][start:].sum() == 0 and f["attention_mask"].sum() == start
+        assert f["next_sentence_weights"][len(instances):].sum() == 0
+        real = f["masked_lm_weights"] > 0
+        positions = f["masked_lm_positions"][real]
+        original = np.concatenate([np.asarray(t) for t, _, _ in instances])
+        assert all(original[p] not in SPECIAL for p in positions)
+        np.testing.assert_array_equal(f["masked_lm_ids"][real], original[positions])

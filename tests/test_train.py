@@ -221,3 +221,13 @@ def test_init_from_workdir_and_hf_dir(tmp_path, data_dir, minilm_dir):
 
     with pytest.raises(ValueError, match="shapes differ"):
         train.run(load_config(**frozen, init_from=minilm_dir), str(tmp_path / "mismatch"))
+
+
+def test_packed_pretraining_runs(tmp_path):
+    """pack_per_row=3: short pairs share rows; the run trains and evaluates NSP per packed pair."""
+    config = load_config(**{"data.pack_per_row": 3, "data.short_seq_prob": 0.5, "data.max_seq_length": 64,
+                            "data.max_predictions_per_seq": 10, "data.dir": str(tmp_path / "data")})
+    results = train.run(config, str(tmp_path / "run"))
+    assert 0 <= results["nsp_accuracy"] <= 1 and results["masked_tokens"] > 0
+    lines = [json.loads(x) for x in open(os.path.join(str(tmp_path / "run"), "metrics.jsonl")) if '"train"' in x]
+    assert lines[-1]["loss"] < lines[0]["loss"]

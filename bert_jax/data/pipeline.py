@@ -21,18 +21,19 @@ import grain
 import jax
 import numpy as np
 
-from bert_jax.data.pretraining import MaskOptions, Pair, pretraining_features
+from bert_jax.data.pretraining import MaskOptions, Pair, pack_pairs, packed_features
 from bert_jax.io_utils import atomic_path, write_json
 
-PAIR_FIELDS = ("tokens", "segment_ids", "length", "is_random_next")
+PAIR_FIELDS = ("tokens", "segment_ids", "pack_ids", "length", "is_random_next")
 
 
 def write_pair_shards(pairs: Iterable[Pair], directory: str, split: str, max_seq_length: int,
-                      rows_per_shard: int = 200_000) -> int:
-    """Streams pairs into shards; memory holds one shard. Returns the number of pairs written."""
+                      rows_per_shard: int = 200_000, max_per_row: int = 1) -> int:
+    """Streams pairs into shards of rows (``max_per_row`` > 1 packs consecutive pairs into one row);
+    memory holds one shard. Returns the number of pairs written."""
     os.makedirs(directory, exist_ok=True)
     total, shard = 0, 0
-    buffer: list[Pair] = []
+    buffer: list[list[Pair]] = []
 
     def flush():
         nonlocal shard
@@ -42,12 +43,20 @@ def write_pair_shards(pairs: Iterable[Pair], directory: str, split: str, max_seq
         arrays = {
             "tokens": np.zeros((n, max_seq_length), np.int32),
             "segment_ids": np.zeros((n, max_seq_length), np.int8),
-            "length": np.array([len(p.tokens) for p in buffer], np.int32),
-            "is_random_next": np.array([p.is_random_next for p in buffer], np.int8),
+            "pack_ids": np.zeros((n, max_seq_length), np.int8),  # 1..k: which pair of the row; 0 = padding
+            "length": np.zeros(n, np.int32),
+            "is_random_next": np.full((n, max_per_row), -1, np.int8),  # -1: no pair in that slot
         }
-        for row, pair in enumerate(buffer):
-            arrays["tokens"][row, : len(pair.tokens)] = pair.tokens
-            arrays["segment_ids"][row, : len(pair.tokens)] = pair.segment_ids
+        for row, packed in enumerate(buffer):
+            start = 0
+            for k, pair in enumerate(packed):
+                end = start + len(pair.tokens)
+                arrays["tokens"][row, start:end] = pair.tokens
+                arrays["segment_ids"][row, start:end] = pair.segment_ids
+                arrays["pack_ids"][row, start:end] = k + 1
+                arrays["is_random_next"][row, k] = pair.is_random_next
+                start = end
+            arrays["length"][row] = start
         for field, value in arrays.items():
             with atomic_path(os.path.join(directory, f"{split}-{shard:05d}.{field}.npy")) as tmp:
                 with open(tmp, "wb") as f:
@@ -55,11 +64,16 @@ def write_pair_shards(pairs: Iterable[Pair], directory: str, split: str, max_seq
         shard += 1
         buffer.clear()
 
-    for pair in pairs:
-        if len(pair.tokens) > max_seq_length:
-            raise ValueError(f"pair of {len(pair.tokens)} tokens exceeds max_seq_length={max_seq_length}")
-        buffer.append(pair)
-        total += 1
+    def checked(stream):
+        nonlocal total
+        for pair in stream:
+            if len(pair.tokens) > max_seq_length:
+                raise ValueError(f"pair of {len(pair.tokens)} tokens exceeds max_seq_length={max_seq_length}")
+            total += 1
+            yield pair
+
+    for row in pack_pairs(checked(pairs), max_seq_length, max_per_row):
+        buffer.append(row)
         if len(buffer) == rows_per_shard:
             flush()
     flush()
@@ -67,7 +81,8 @@ def write_pair_shards(pairs: Iterable[Pair], directory: str, split: str, max_seq
 
 
 class PairSource:
-    """grain RandomAccessDataSource over the shards of one split (memory-mapped)."""
+    """grain RandomAccessDataSource over the rows of one split (memory-mapped). An item is
+    {'index', 'instances': [(tokens, token types, is_random_next), ...]}, one instance per packed pair."""
 
     def __init__(self, directory: str, split: str):
         self.directory, self.split = directory, split
@@ -76,6 +91,7 @@ class PairSource:
             raise FileNotFoundError(f"{directory}: no '{split}' pair shards")
         self._shards = [{f: np.load(f"{stem}.{f}.npy", mmap_mode="r") for f in PAIR_FIELDS} for stem in stems]
         self._starts = np.cumsum([0] + [len(s["length"]) for s in self._shards])
+        self.max_per_row = int(self._shards[0]["is_random_next"].shape[1])
 
     def __len__(self) -> int:
         return int(self._starts[-1])
@@ -85,8 +101,14 @@ class PairSource:
         row = index - int(self._starts[shard])
         s = self._shards[shard]
         n = int(s["length"][row])
-        return {"index": index, "tokens": s["tokens"][row, :n].tolist(),
-                "segment_ids": s["segment_ids"][row, :n].tolist(), "is_random_next": bool(s["is_random_next"][row])}
+        tokens, types, packs = s["tokens"][row, :n], s["segment_ids"][row, :n], s["pack_ids"][row, :n]
+        instances = []
+        for k, flag in enumerate(s["is_random_next"][row]):
+            if flag < 0:
+                break
+            where = packs == k + 1
+            instances.append((tokens[where].tolist(), types[where].tolist(), bool(flag)))
+        return {"index": index, "instances": instances}
 
 
 def read_meta(directory: str) -> dict | None:
@@ -106,7 +128,8 @@ def pretraining_batches(source: PairSource, batch_size: int, max_seq_length: int
                         is_continuation: np.ndarray | None, seed: int, dynamic_masking: bool = True,
                         shuffle: bool = True, repeat: bool = True, process_index: int | None = None,
                         process_count: int | None = None) -> grain.MapDataset:
-    """MapDataset whose item k is the host-local batch of step k (dict of [batch_size, ...] arrays).
+    """MapDataset whose item k is the host-local batch of step k (dict of [batch_size, ...] arrays);
+    rows of a packed source get the packed features (see pretraining.packed_features).
 
     ``batch_size`` is per host: the global batch is batch_size × process_count, each host taking every
     process_count-th example of the shuffled stream.
@@ -120,9 +143,11 @@ def pretraining_batches(source: PairSource, batch_size: int, max_seq_length: int
         ds = ds.repeat()
     ds = ds[process_index::process_count]
 
+    packed = source.max_per_row > 1
+
     def featurize(record, rng):
-        return pretraining_features(record["tokens"], record["segment_ids"], record["is_random_next"],
-                                    max_seq_length, mask, special_ids, mask_id, vocab_size, is_continuation, rng)
+        return packed_features(record["instances"], max_seq_length, source.max_per_row, mask, special_ids, mask_id,
+                               vocab_size, is_continuation, rng, packed=packed)
 
     if dynamic_masking:
         ds = ds.random_map(lambda r, g: featurize(r, random.Random(int(g.integers(2**62)))), seed=seed + 1)

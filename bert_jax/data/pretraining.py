@@ -127,6 +127,21 @@ def create_pairs(documents: Iterable[Sequence[list[int]]], options: PairOptions,
         yield from pairs
 
 
+def pack_pairs(pairs: Iterable[Pair], max_seq_length: int, max_per_row: int) -> Iterator[list[Pair]]:
+    """Next-fit packing in stream order: consecutive pairs share a row while they fit (deterministic, one
+    pass, no look-ahead buffer). ``max_per_row=1`` gives one pair per row."""
+    row: list[Pair] = []
+    used = 0
+    for pair in pairs:
+        if row and (used + len(pair.tokens) > max_seq_length or len(row) == max_per_row):
+            yield row
+            row, used = [], 0
+        row.append(pair)
+        used += len(pair.tokens)
+    if row:
+        yield row
+
+
 def mask_tokens(tokens: Sequence[int], options: MaskOptions, special_ids: frozenset[int], mask_id: int,
                 vocab_size: int, is_continuation: np.ndarray | None, rng: random.Random
                 ) -> tuple[list[int], list[int], list[int]]:
@@ -178,21 +193,55 @@ def pretraining_features(tokens: Sequence[int], segment_ids: Sequence[int], is_r
     Shapes: input_ids, token_type_ids, attention_mask [max_seq_length]; masked_lm_positions,
     masked_lm_ids, masked_lm_weights [max_predictions_per_seq]; next_sentence_label [] (1 = random next).
     """
-    masked, positions, labels = mask_tokens(tokens, options, special_ids, mask_id, vocab_size, is_continuation, rng)
-    n, p = len(masked), len(positions)
+    return packed_features([(list(tokens), list(segment_ids), is_random_next)], max_seq_length, 1, options,
+                           special_ids, mask_id, vocab_size, is_continuation, rng, packed=False)
+
+
+def packed_features(instances: Sequence[tuple[list[int], list[int], bool]], max_seq_length: int, max_per_row: int,
+                    options: MaskOptions, special_ids: frozenset[int], mask_id: int, vocab_size: int,
+                    is_continuation: np.ndarray | None, rng: random.Random, packed: bool = True
+                    ) -> dict[str, np.ndarray]:
+    """Several (tokens, token types, is_random_next) instances in one row, each masked on its own as
+    Google masks one instance; predictions past max_predictions_per_seq for the row are dropped.
+
+    With ``packed`` the row also gets position_ids (restarting at each instance), segment_ids (1..k per
+    instance, 0 = padding: attention stays inside an instance), cls_positions [max_per_row] and per-instance
+    next_sentence_label / next_sentence_weights [max_per_row].
+    """
+    p_max = options.max_predictions_per_seq
     out = {
         "input_ids": np.zeros(max_seq_length, np.int32),
         "token_type_ids": np.zeros(max_seq_length, np.int32),
         "attention_mask": np.zeros(max_seq_length, np.int32),
-        "masked_lm_positions": np.zeros(options.max_predictions_per_seq, np.int32),
-        "masked_lm_ids": np.zeros(options.max_predictions_per_seq, np.int32),
-        "masked_lm_weights": np.zeros(options.max_predictions_per_seq, np.float32),
-        "next_sentence_label": np.int32(is_random_next),
+        "masked_lm_positions": np.zeros(p_max, np.int32),
+        "masked_lm_ids": np.zeros(p_max, np.int32),
+        "masked_lm_weights": np.zeros(p_max, np.float32),
     }
-    out["input_ids"][:n] = masked
-    out["token_type_ids"][:n] = segment_ids
-    out["attention_mask"][:n] = 1
-    out["masked_lm_positions"][:p] = positions
-    out["masked_lm_ids"][:p] = labels
-    out["masked_lm_weights"][:p] = 1.0
+    if packed:
+        out.update(position_ids=np.zeros(max_seq_length, np.int32), segment_ids=np.zeros(max_seq_length, np.int32),
+                   cls_positions=np.zeros(max_per_row, np.int32),
+                   next_sentence_label=np.zeros(max_per_row, np.int32),
+                   next_sentence_weights=np.zeros(max_per_row, np.float32))
+    start, n_pred = 0, 0
+    for k, (tokens, types, is_random_next) in enumerate(instances):
+        masked, positions, labels = mask_tokens(tokens, options, special_ids, mask_id, vocab_size,
+                                                is_continuation, rng)
+        end = start + len(masked)
+        out["input_ids"][start:end] = masked
+        out["token_type_ids"][start:end] = types
+        out["attention_mask"][start:end] = 1
+        take = min(len(positions), p_max - n_pred)
+        out["masked_lm_positions"][n_pred:n_pred + take] = np.asarray(positions[:take], np.int32) + start
+        out["masked_lm_ids"][n_pred:n_pred + take] = labels[:take]
+        out["masked_lm_weights"][n_pred:n_pred + take] = 1.0
+        n_pred += take
+        if packed:
+            out["position_ids"][start:end] = np.arange(len(masked))
+            out["segment_ids"][start:end] = k + 1
+            out["cls_positions"][k] = start
+            out["next_sentence_label"][k] = int(is_random_next)
+            out["next_sentence_weights"][k] = 1.0
+        else:
+            out["next_sentence_label"] = np.int32(is_random_next)
+        start = end
     return out

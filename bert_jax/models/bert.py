@@ -81,7 +81,7 @@ def constrain(x: jax.Array, names: tuple) -> jax.Array:
 
 class BertOutput(NamedTuple):
     sequence_output: jax.Array  # [batch, seq, hidden]
-    pooled_output: jax.Array | None  # [batch, hidden], tanh(dense([CLS]))
+    pooled_output: jax.Array | None  # [batch, hidden] = tanh(dense([CLS])); [batch, k, hidden] with cls_positions
     word_embeddings: jax.Array  # [vocab, hidden], for the tied MLM decoder
 
 
@@ -219,8 +219,9 @@ class BertModel(nn.Module):
     """HF ``BertModel``: embeddings → encoder → pooler.
 
     Call with input_ids [batch, seq] and optionally token_type_ids (0/1 for sentence A/B), attention_mask
-    (1 = real token), position_ids (restarted per packed example) and segment_ids (packing: attend only
-    within the same id). Returns ``BertOutput``.
+    (1 = real token), position_ids (restarted per packed example), segment_ids (packing: attend only
+    within the same id) and cls_positions [batch, k] (packing: pool the [CLS] of each packed example).
+    Returns ``BertOutput``.
     """
 
     config: BertConfig
@@ -228,7 +229,7 @@ class BertModel(nn.Module):
 
     @nn.compact
     def __call__(self, input_ids, token_type_ids=None, attention_mask=None, position_ids=None,
-                 segment_ids=None, deterministic: bool = True) -> BertOutput:
+                 segment_ids=None, cls_positions=None, deterministic: bool = True) -> BertOutput:
         cfg = self.config
         if token_type_ids is None:
             token_type_ids = jnp.zeros_like(input_ids)
@@ -238,7 +239,9 @@ class BertModel(nn.Module):
         x = BertEncoder(cfg, name="encoder")(x, attention_mask, segment_ids, deterministic)
         pooled = None
         if self.add_pooling_layer:
-            pooled = _Pooler(cfg, name="pooler")(x)
+            cls = x[:, 0] if cls_positions is None else jnp.take_along_axis(
+                x, cls_positions[..., None].astype(jnp.int32), axis=1)
+            pooled = _Pooler(cfg, name="pooler")(cls)
         return BertOutput(x, pooled, table)
 
 
@@ -248,4 +251,4 @@ class _Pooler(nn.Module):
     @nn.compact
     def __call__(self, x):
         # The square kernel shards on its output axis only: one tensor cannot use `embed` twice.
-        return jnp.tanh(dense(self.config, self.config.hidden_size, (None, "embed"), "dense")(x[:, 0]))
+        return jnp.tanh(dense(self.config, self.config.hidden_size, (None, "embed"), "dense")(x))

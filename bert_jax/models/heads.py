@@ -55,7 +55,8 @@ class MaskedLMHead(nn.Module):
 
 
 class PretrainingHeads(nn.Module):
-    """HF ``BertForPreTraining.cls``: MLM logits [batch, n|seq, vocab] and NSP logits [batch, 2]."""
+    """HF ``BertForPreTraining.cls``: MLM logits [batch, n|seq, vocab] and NSP logits [batch, 2]
+    ([batch, k, 2] for packed rows pooled at k [CLS] positions)."""
 
     config: BertConfig
 
@@ -134,7 +135,8 @@ class BertWithHead(nn.Module):
 
     @nn.compact
     def __call__(self, input_ids, token_type_ids=None, attention_mask=None, position_ids=None,
-                 segment_ids=None, deterministic: bool = True, **head_kwargs: Any) -> dict[str, jax.Array]:
+                 segment_ids=None, cls_positions=None, deterministic: bool = True,
+                 **head_kwargs: Any) -> dict[str, jax.Array]:
         seq_len = input_ids.shape[-1]
 
         def flat(a):
@@ -142,6 +144,6 @@ class BertWithHead(nn.Module):
 
         encoder_out = BertModel(self.config, name="bert")(
             flat(input_ids), flat(token_type_ids), flat(attention_mask), flat(position_ids), flat(segment_ids),
-            deterministic=deterministic,
+            cls_positions, deterministic=deterministic,
         )
         return self.head(encoder_out, deterministic=deterministic, **head_kwargs)

@@ -29,7 +29,7 @@ from bert_jax.tasks.base import Task, register
 log = logging.getLogger(__name__)
 
 DATA_KEYS = ("source", "paths", "vocab", "vocab_size", "lowercase", "max_seq_length", "short_seq_prob",
-             "dupe_factor", "eval_document_stride", "documents_per_block")
+             "dupe_factor", "eval_document_stride", "documents_per_block", "pack_per_row")
 
 
 def _corpus_paths(data) -> list[str]:
@@ -92,7 +92,8 @@ class PretrainTask(Task):
             tokenized = ([p.ids for p in tokenizer.split(doc)] for doc in docs)
             pairs = create_pairs(tokenized, options, tokenizer.cls_id, tokenizer.sep_id,
                                  seed=self.config.seed + offset, documents_per_block=data.documents_per_block)
-            counts[split] = pipeline.write_pair_shards(pairs, self.data_dir, split, data.max_seq_length)
+            counts[split] = pipeline.write_pair_shards(pairs, self.data_dir, split, data.max_seq_length,
+                                                       max_per_row=data.pack_per_row)
             if counts[split] == 0:
                 raise ValueError(f"the corpus gave no '{split}' pairs; it is too small")
         vocab_hash = hashlib.sha256(open(tokenizer_vocab_file(self._vocab_path()), "rb").read()).hexdigest()
@@ -133,6 +134,7 @@ class PretrainTask(Task):
             "masked_lm_weights": batch["masked_lm_weights"],
             "nsp_prediction": jnp.argmax(nsp_logits, -1),
             "next_sentence_label": batch["next_sentence_label"],
+            "next_sentence_weights": _nsp_weights(batch),
         }
 
     def evaluate(self, predictions, split):
@@ -148,14 +150,28 @@ class PretrainTask(Task):
             "mlm_perplexity": float(np.exp(mlm_loss)),
             "mlm_most_frequent_token_accuracy": float(counts.max() / counts.sum()),
             "mlm_most_frequent_token": self.tokenizer.id_to_token(int(counts.argmax())),
-            "nsp_accuracy": float(np.mean(predictions["nsp_prediction"] == predictions["next_sentence_label"])),
+            "nsp_accuracy": float(np.mean((predictions["nsp_prediction"] == predictions["next_sentence_label"])[
+                predictions["next_sentence_weights"] > 0])),
             "masked_tokens": int(w.sum()),
         }
 
 
+PACKING_KEYS = ("position_ids", "segment_ids", "cls_positions")
+
+
 def pretraining_inputs(batch: dict) -> dict:
-    return {"input_ids": batch["input_ids"], "token_type_ids": batch["token_type_ids"],
-            "attention_mask": batch["attention_mask"], "masked_positions": batch["masked_lm_positions"]}
+    """Model call arguments; packed batches add restarted positions, packing ids and [CLS] positions."""
+    inputs = {"input_ids": batch["input_ids"], "token_type_ids": batch["token_type_ids"],
+              "attention_mask": batch["attention_mask"], "masked_positions": batch["masked_lm_positions"]}
+    inputs.update({k: batch[k] for k in PACKING_KEYS if k in batch})
+    return inputs
+
+
+def _nsp_weights(batch: dict) -> jax.Array:
+    """1 per real NSP label: all ones unpacked ([batch]); next_sentence_weights packed ([batch, k])."""
+    if "next_sentence_weights" in batch:
+        return batch["next_sentence_weights"]
+    return jnp.ones(batch["next_sentence_label"].shape, jnp.float32)
 
 
 def pretraining_loss(outputs: dict, batch: dict):
@@ -165,9 +181,11 @@ def pretraining_loss(outputs: dict, batch: dict):
     mlm_per = optax.softmax_cross_entropy_with_integer_labels(mlm_logits, batch["masked_lm_ids"])
     mlm_loss = jnp.sum(mlm_per * weights) / (jnp.sum(weights) + 1e-5)
     nsp_logits = outputs["nsp_logits"].astype(jnp.float32)
-    nsp_loss = jnp.mean(optax.softmax_cross_entropy_with_integer_labels(nsp_logits, batch["next_sentence_label"]))
+    nsp_w = _nsp_weights(batch)
+    nsp_per = optax.softmax_cross_entropy_with_integer_labels(nsp_logits, batch["next_sentence_label"])
+    nsp_loss = jnp.sum(nsp_per * nsp_w) / jnp.sum(nsp_w)
     mlm_acc = jnp.sum((jnp.argmax(mlm_logits, -1) == batch["masked_lm_ids"]) * weights) / (jnp.sum(weights) + 1e-5)
-    nsp_acc = jnp.mean(jnp.argmax(nsp_logits, -1) == batch["next_sentence_label"])
+    nsp_acc = jnp.sum((jnp.argmax(nsp_logits, -1) == batch["next_sentence_label"]) * nsp_w) / jnp.sum(nsp_w)
     return mlm_loss + nsp_loss, {"mlm_loss": mlm_loss, "nsp_loss": nsp_loss, "mlm_accuracy": mlm_acc,
                                  "nsp_accuracy": nsp_acc}
 
