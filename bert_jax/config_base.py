@@ -28,8 +28,11 @@ def pretraining_config() -> ml_collections.ConfigDict:
     # BertConfig preset plus any BertConfig field (dtype, remat_policy, hidden_dropout_prob, ...).
     c.model = ml_collections.ConfigDict({"preset": "base", "dtype": "float32"})
     c.data = ml_collections.ConfigDict(dict(
-        source="sentences",  # 'sentences' (Google's format) | 'plain' | 'python_docstrings' (offline)
-        paths="",  # comma-separated globs
+        source="sentences",  # 'sentences' (Google's format) | 'plain' | 'tfds' | 'python_docstrings' (offline)
+        paths="",  # comma-separated globs; for 'tfds' the dataset name, e.g. 'wikipedia/20230601.en'
+        tfds_split="train",
+        tfds_data_dir="",  # where the TFDS data was prepared (default: TFDS's own)
+        text_key="text",
         dir="",  # prepared data; default <workdir>/data
         vocab="",  # vocab.txt / tokenizer dir; empty → train a WordPiece vocab on the corpus
         vocab_size=30522,

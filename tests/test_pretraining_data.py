@@ -232,3 +232,13 @@ def test_packing_rows_and_features(tmp_path):
         original = np.concatenate([np.asarray(t) for t, _, _ in instances])
         assert all(original[p] not in SPECIAL for p in positions)
         np.testing.assert_array_equal(f["masked_lm_ids"][real], original[positions])
+
+
+def test_tfds_corpus_through_the_real_loader():
+    """tfds.load of the real wikipedia builder, with TFDS's mock_data generating its examples offline."""
+    tfds = pytest.importorskip("tensorflow_datasets")
+    with tfds.testing.mock_data(num_examples=7):
+        docs = list(read_documents("tfds", "wikipedia/20230601.en", split="train"))
+        assert len(docs) == 7 and all(d and all(isinstance(s, str) and s for s in d) for d in docs)
+        with pytest.raises(KeyError, match="no 'body' field"):
+            list(read_documents("tfds", "wikipedia/20230601.en", split="train", text_key="body"))

@@ -5,6 +5,9 @@ Formats:
     documents (BookCorpus / Wikipedia dumps prepared for BERT).
   - 'plain': ordinary text files; each file is a document, paragraphs (blank-line separated) are split
     into sentences with a simple punctuation rule.
+  - 'tfds': a TensorFlow Datasets text corpus (e.g. 'wikipedia/20230601.en'), one example = one document,
+    its text field split into paragraphs at newlines and then into sentences; the data must be prepared
+    (``tfds build``) in ``data_dir``: nothing is downloaded here.
   - 'python_docstrings': the offline default corpus: the docstrings of the Python standard library that
     is installed with the interpreter (English prose every machine with Python has; read with `ast`,
     nothing is imported or executed). One module = one document.
@@ -102,12 +105,36 @@ def python_docstring_documents(root: str | None = None) -> Iterator[Document]:
             yield document
 
 
-def read_documents(source: str, paths: Sequence[str] | str | None = None) -> Iterator[Document]:
-    """Documents from a named source; see the module docstring for the formats."""
+def tfds_documents(name: str, split: str = "train", data_dir: str | None = None,
+                   text_key: str = "text") -> Iterator[Document]:
+    """Documents from a prepared TFDS text dataset."""
+    try:
+        import tensorflow_datasets as tfds
+    except ImportError:
+        raise ImportError("corpus source 'tfds' needs tensorflow-datasets: pip install 'bert_jax[tfds]'") from None
+    dataset = tfds.load(name, split=split, data_dir=data_dir or None, download=False)
+    for example in tfds.as_numpy(dataset):
+        if text_key not in example:
+            raise KeyError(f"TFDS {name}: examples have no {text_key!r} field; they have {sorted(example)}")
+        text = example[text_key]
+        text = text.decode("utf-8", errors="replace") if isinstance(text, bytes) else str(text)
+        document = [s for paragraph in text.split("\n") for s in split_sentences(paragraph)]
+        if document:
+            yield document
+
+
+def read_documents(source: str, paths: Sequence[str] | str | None = None, **tfds_options) -> Iterator[Document]:
+    """Documents from a named source; see the module docstring for the formats. For 'tfds', ``paths`` is
+    the dataset name and ``tfds_options`` are tfds_documents' split / data_dir / text_key."""
     if source == "python_docstrings":
         return python_docstring_documents()
+    if source == "tfds":
+        if not paths:
+            raise ValueError("corpus source 'tfds' needs the dataset name in config.data.paths")
+        return tfds_documents(paths if isinstance(paths, str) else paths[0], **tfds_options)
     if source == "sentences":
         return read_sentence_files(expand_paths(paths or []))
     if source == "plain":
         return read_plain_files(expand_paths(paths or []))
-    raise ValueError(f"corpus source {source!r} is not known; expected 'sentences', 'plain' or 'python_docstrings'")
+    raise ValueError(f"corpus source {source!r} is not known; expected 'sentences', 'plain', 'tfds' or "
+                     "'python_docstrings'")

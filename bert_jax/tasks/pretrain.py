@@ -28,7 +28,7 @@ from bert_jax.tasks.base import Task, register
 
 log = logging.getLogger(__name__)
 
-DATA_KEYS = ("source", "paths", "vocab", "vocab_size", "lowercase", "max_seq_length", "short_seq_prob",
+DATA_KEYS = ("source", "paths", "tfds_split", "text_key", "vocab", "vocab_size", "lowercase", "max_seq_length", "short_seq_prob",
              "dupe_factor", "eval_document_stride", "documents_per_block", "pack_per_row")
 
 
@@ -75,7 +75,8 @@ class PretrainTask(Task):
         if data.source != "python_docstrings" and not paths:
             raise ValueError(f"config.data.paths is empty; corpus source {data.source!r} needs files")
         os.makedirs(self.data_dir, exist_ok=True)
-        documents = list(sources.read_documents(data.source, paths))
+        tfds_options = {"split": data.tfds_split, "data_dir": data.tfds_data_dir, "text_key": data.text_key}
+        documents = list(sources.read_documents(data.source, paths, **(tfds_options if data.source == "tfds" else {})))
         if not documents:
             raise ValueError(f"the corpus ({data.source}: {paths or 'stdlib docstrings'}) has no documents")
         if not data.vocab:
