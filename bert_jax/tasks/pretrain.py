@@ -28,8 +28,8 @@ from bert_jax.tasks.base import Task, register
 
 log = logging.getLogger(__name__)
 
-DATA_KEYS = ("source", "paths", "tfds_split", "text_key", "vocab", "vocab_size", "lowercase", "max_seq_length", "short_seq_prob",
-             "dupe_factor", "eval_document_stride", "documents_per_block", "pack_per_row")
+DATA_KEYS = ("source", "paths", "tfds_split", "text_key", "vocab", "vocab_size", "lowercase", "max_seq_length",
+             "short_seq_prob", "dupe_factor", "eval_document_stride", "documents_per_block", "pack_per_row")
 
 
 def _corpus_paths(data) -> list[str]:
