@@ -24,7 +24,7 @@ def get_config(arg=None):
     # AdamW (bias-corrected): Google's bert_adam has no bias correction, so its first ~1k steps move
     # ~3x further than its lr says; at this size and lr it sits on the unigram plateau much longer.
     c.optim.name = "adamw"
-    c.optim.learning_rate = 1e-3
+    c.optim.learning_rate = 2e-3
     c.optim.warmup_steps = 100
     c.batch_size = 32
     c.eval_batch_size = 32
