@@ -29,7 +29,10 @@ def main():
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--out", default=os.path.dirname(os.path.abspath(__file__)))
     p.add_argument("--work", default="/tmp/pretrain_vs_hf")
+    p.add_argument("--plot-only", action="store_true", help="redraw from OUT/curves.json")
     args = p.parse_args()
+    if args.plot_only:
+        return plot(args.out)
 
     import flax.linen as nn
     import torch
@@ -117,25 +120,34 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "curves.json"), "w") as f:
         json.dump({"args": vars(args), "curves": curves, "seconds": times}, f)
+    plot(args.out)
+
+
+def plot(out_dir):
+    """loss_curves.png and a summary line from curves.json."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    with open(os.path.join(out_dir, "curves.json")) as f:
+        saved = json.load(f)
+    curves, args = saved["curves"], saved["args"]
     fig, ax = plt.subplots(figsize=(7, 4))
-    for name, color in (("bert_jax", "C0"), ("hf", "C1")):
+    for name, color, style in (("hf", "C1", "-"), ("bert_jax", "C0", "--")):
         ys = np.array([r["loss"] for r in curves[name]])
-        ax.plot(ys, color=color, alpha=0.25)
-        ax.plot(np.convolve(ys, np.ones(10) / 10, mode="valid"), color=color, label=f"{name} (10-step mean)")
+        ax.plot(ys, color=color, alpha=0.25, linestyle=style)
+        ax.plot(np.convolve(ys, np.ones(10) / 10, mode="valid"), color=color, linestyle=style,
+                label=f"{name} (10-step mean)")
     ax.set_xlabel("step")
     ax.set_ylabel("MLM + NSP loss")
-    ax.set_title(f"BERT-{args.size} pretraining, same init, batches and recipe")
+    ax.set_title(f"BERT-{args['size']} pretraining, same init, batches and recipe")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(os.path.join(args.out, "loss_curves.png"), dpi=100)
+    fig.savefig(os.path.join(out_dir, "loss_curves.png"), dpi=100)
     last = slice(-50, None)
     print(json.dumps({name: float(np.mean([r["loss"] for r in curves[name][last]])) for name in curves}),
-          json.dumps(times))
+          json.dumps(saved["seconds"]))
 
 
 if __name__ == "__main__":
