@@ -21,7 +21,7 @@ from bert_jax.data import pipeline, sources
 from bert_jax.data.pretraining import MaskOptions, PairOptions, create_pairs
 from bert_jax.data.tokenizer import load_tokenizer
 from bert_jax.data.vocab_training import train_wordpiece
-from bert_jax.io_utils import write_text
+from bert_jax.io_utils import atomic_path
 from bert_jax.models.bert import BertConfig
 from bert_jax.models.heads import PretrainingHeads
 from bert_jax.tasks.base import Task, register
@@ -76,31 +76,46 @@ class PretrainTask(Task):
             raise ValueError(f"config.data.paths is empty; corpus source {data.source!r} needs files")
         os.makedirs(self.data_dir, exist_ok=True)
         tfds_options = {"split": data.tfds_split, "data_dir": data.tfds_data_dir, "text_key": data.text_key}
-        documents = list(sources.read_documents(data.source, paths, **(tfds_options if data.source == "tfds" else {})))
-        if not documents:
-            raise ValueError(f"the corpus ({data.source}: {paths or 'stdlib docstrings'}) has no documents")
+
+        def documents():  # re-read per pass: the corpus is streamed, never held in memory
+            return sources.read_documents(data.source, paths, **(tfds_options if data.source == "tfds" else {}))
+
         if not data.vocab:
             corpus_file = os.path.join(self.data_dir, "corpus.txt")
-            write_text(corpus_file, "".join("\n".join(d) + "\n\n" for d in documents))
+            with atomic_path(corpus_file) as tmp, open(tmp, "w", encoding="utf-8") as f:
+                for doc in documents():
+                    f.write("\n".join(doc) + "\n\n")
+            if os.path.getsize(corpus_file) == 0:
+                raise ValueError(f"the corpus ({data.source}: {paths or 'stdlib docstrings'}) has no documents")
             train_wordpiece(corpus_file, data.vocab_size, self._vocab_path(), lowercase=data.lowercase)
         tokenizer = load_tokenizer(self._vocab_path(), lowercase=data.lowercase)
         stride = data.eval_document_stride
-        splits = {"train": [d for i, d in enumerate(documents) if i % stride != stride - 1],
-                  "eval": [d for i, d in enumerate(documents) if i % stride == stride - 1]}
         options = PairOptions(data.max_seq_length, data.short_seq_prob, data.dupe_factor)
-        counts = {}
-        for offset, (split, docs) in enumerate(splits.items()):
-            tokenized = ([p.ids for p in tokenizer.split(doc)] for doc in docs)
+        counts, n_documents = {}, {}
+
+        def split_documents(held_out: bool, split: str):
+            n_documents[split] = 0
+            for i, doc in enumerate(documents()):
+                if (i % stride == stride - 1) == held_out:
+                    n_documents[split] += 1
+                    yield doc
+
+        for offset, split in enumerate(("train", "eval")):
+            tokenized = ([p.ids for p in tokenizer.split(doc)] for doc in split_documents(split == "eval", split))
             pairs = create_pairs(tokenized, options, tokenizer.cls_id, tokenizer.sep_id,
                                  seed=self.config.seed + offset, documents_per_block=data.documents_per_block)
             counts[split] = pipeline.write_pair_shards(pairs, self.data_dir, split, data.max_seq_length,
                                                        max_per_row=data.pack_per_row)
             if counts[split] == 0:
-                raise ValueError(f"the corpus gave no '{split}' pairs; it is too small")
+                if split == "train" and n_documents["train"] == 0:
+                    raise ValueError(f"the corpus ({data.source}: {paths or 'stdlib docstrings'}) has no documents")
+                raise ValueError(f"the corpus gave no '{split}' pairs ({n_documents[split]} documents); "
+                                 "it is too small")
         vocab_hash = hashlib.sha256(open(tokenizer_vocab_file(self._vocab_path()), "rb").read()).hexdigest()
-        pipeline.write_meta(self.data_dir, {"settings": settings, "pairs": counts, "documents": len(documents),
+        pipeline.write_meta(self.data_dir, {"settings": settings, "pairs": counts, "documents": n_documents,
                                             "vocab_sha256": vocab_hash})
-        log.info("prepared %s: %s pairs from %d documents", self.data_dir, json.dumps(counts), len(documents))
+        log.info("prepared %s: %s pairs from %s documents", self.data_dir, json.dumps(counts),
+                 json.dumps(n_documents))
 
     # ------------------------------------------------------------------------------ Task interface
     def head(self):
