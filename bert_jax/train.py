@@ -73,11 +73,11 @@ def run(config, workdir: str) -> dict:
         if config[name] % data_parallel:
             raise ValueError(f"config.{name}={config[name]} is not divisible by the data-parallel size "
                              f"{data_parallel} (mesh {dict(mesh.shape)})")
-    _record_config(config, workdir)
 
     # --- task and data
     task = tasks.get(config.task.name)(config, workdir)
     train_data, eval_data = task.dataset("train"), task.dataset("eval")
+    _record_config(config, workdir)
 
     # --- model and optimizer
     model = BertWithHead(task.model_config, task.head())
@@ -163,9 +163,7 @@ def _loop(config, workdir, task, state, train_fn, eval_fn, train_data, eval_data
     preemption = PreemptionFlag()
     logger = MetricsLogger(workdir)
     device_kind = jax.devices()[0].device_kind
-    seq_len = config.data.max_seq_length
-    flops_per_step = config.batch_size * flops.pretraining_flops_per_sequence(
-        task.model_config, seq_len, config.data.max_predictions_per_seq)
+    flops_per_step = config.batch_size * task.flops_per_example()
     start = int(state.step)
     pending, real_tokens = [], 0
     last_time = time.perf_counter()

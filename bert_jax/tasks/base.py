@@ -10,6 +10,7 @@ trainer pure functions for the jitted steps:
   - ``loss(outputs, batch) -> (scalar, aux metrics)``: pure.
   - ``predict(outputs, batch) -> dict of arrays``: pure, jit-able; per-example results for evaluate.
   - ``evaluate(predictions, split) -> dict``: host side; official metric names; may write files.
+  - ``flops_per_example()``: model FLOPs of one training example, for MFU.
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ class Task(abc.ABC):
 
     @abc.abstractmethod
     def evaluate(self, predictions: dict, split: str) -> dict: ...
+
+    @abc.abstractmethod
+    def flops_per_example(self) -> float: ...
 
 
 def register(name: str):

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from bert_jax import flops
 from bert_jax.data import pipeline, sources
 from bert_jax.data.pretraining import MaskOptions, PairOptions, create_pairs
 from bert_jax.data.tokenizer import load_tokenizer
@@ -152,6 +153,11 @@ class PretrainTask(Task):
             "next_sentence_label": batch["next_sentence_label"],
             "next_sentence_weights": _nsp_weights(batch),
         }
+
+    def flops_per_example(self):
+        data = self.config.data
+        return flops.pretraining_flops_per_sequence(self.model_config, data.max_seq_length,
+                                                    data.max_predictions_per_seq)
 
     def evaluate(self, predictions, split):
         """Held-out MLM accuracy/loss/perplexity, NSP accuracy, and the most-frequent-token baseline
