@@ -69,3 +69,27 @@ def pretraining_config() -> ml_collections.ConfigDict:
     c.init_head = False  # also take the head from init_from (continued pretraining, phase 2)
     c.seed = 0
     return c
+
+
+def paper_pretraining_config(preset: str, arg: str | None) -> ml_collections.ConfigDict:
+    """The paper's pretraining recipe for a model size (configs/pretrain_base.py, pretrain_large.py).
+
+    Args ``phase=1|2`` (seq 128 with 20 predictions for 900k steps | seq 512 with 80 for 100k) and
+    ``runlocal`` (a 4-step CPU smoke run on the offline docstring corpus).
+    """
+    args = parse_arg(arg, runlocal=False, phase=1)
+    c = pretraining_config()
+    c.model.preset = preset
+    c.data.source = "sentences"
+    c.init_head = True  # phase 2 / continued pretraining keep the MLM and NSP heads
+    if args.phase == 2:
+        c.data.max_seq_length, c.data.max_predictions_per_seq = 512, 80
+        c.total_steps, c.optim.warmup_steps = 100_000, 1_000
+    else:
+        c.total_steps = 900_000
+    if args.runlocal:
+        c.data.source, c.data.vocab_size = "python_docstrings", 4000
+        c.total_steps, c.optim.warmup_steps, c.batch_size, c.eval_batch_size = 4, 2, 8, 8
+        c.log_every, c.eval_every, c.ckpt_every, c.eval_batches = 2, 4, 4, 1
+        c.data.max_seq_length = min(c.data.max_seq_length, 128)
+    return c

@@ -17,25 +17,8 @@ Paths are local (or gcsfuse-mounted): the corpus readers and run logs use plain 
 `:runlocal` shrinks everything to a CPU smoke run on the offline docstring corpus.
 """
 
-from bert_jax.config_base import parse_arg, pretraining_config
-
-PRESET = "large"
+from bert_jax.config_base import paper_pretraining_config
 
 
 def get_config(arg=None):
-    args = parse_arg(arg, runlocal=False, phase=1)
-    c = pretraining_config()
-    c.model.preset = PRESET
-    c.data.source = "sentences"
-    c.init_head = True  # phase 2 / continued pretraining keep the MLM and NSP heads
-    if args.phase == 2:
-        c.data.max_seq_length, c.data.max_predictions_per_seq = 512, 80
-        c.total_steps, c.optim.warmup_steps = 100_000, 1_000
-    else:
-        c.total_steps = 900_000
-    if args.runlocal:
-        c.data.source, c.data.vocab_size = "python_docstrings", 4000
-        c.total_steps, c.optim.warmup_steps, c.batch_size, c.eval_batch_size = 4, 2, 8, 8
-        c.log_every, c.eval_every, c.ckpt_every, c.eval_batches = 2, 4, 4, 1
-        c.data.max_seq_length = min(c.data.max_seq_length, 128)
-    return c
+    return paper_pretraining_config("large", arg)

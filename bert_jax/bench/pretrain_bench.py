@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import statistics
-import time
 
 import flax.linen as nn
 import jax
@@ -20,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bert_jax import flops
+from bert_jax.bench.timing import median_seconds
 from bert_jax.models.bert import BertConfig
 from bert_jax.models.heads import BertWithHead, PretrainingHeads
 from bert_jax.optim import create_optimizer
@@ -58,17 +57,6 @@ class _LossOnly:
     loss = staticmethod(pretraining_loss)
 
 
-def _median(fn, repeats: int) -> float:
-    fn()
-    fn()  # compile / warm caches
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def time_ours(config: BertConfig, batch: dict, repeats: int) -> float:
     model = BertWithHead(config, PretrainingHeads(config))
     tx = create_optimizer("adamw", 1e-4)
@@ -84,7 +72,7 @@ def time_ours(config: BertConfig, batch: dict, repeats: int) -> float:
         holder["state"], metrics = step(holder["state"], device_batch)
         jax.block_until_ready(metrics["loss"])
 
-    return _median(one, repeats)
+    return median_seconds(one, repeats, warmup=2)  # the first call compiles
 
 
 def time_peer(config: BertConfig, batch: dict, repeats: int, dtype: str, compile_model: bool) -> float:
@@ -120,7 +108,7 @@ def time_peer(config: BertConfig, batch: dict, repeats: int, dtype: str, compile
         if device == "cuda":
             torch.cuda.synchronize()
 
-    return _median(one, repeats)
+    return median_seconds(one, repeats, warmup=2)  # the first call compiles
 
 
 def run(args) -> int:

@@ -10,12 +10,11 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import statistics
 import tempfile
-import time
 
 import numpy as np
 
+from bert_jax.bench.timing import median_seconds
 from bert_jax.data.tokenizer import WordPieceTokenizer
 
 DEFAULT_DATA = os.path.join("..", "shared", "data", "glue", "SST-2", "train.tsv")
@@ -38,16 +37,6 @@ def _read_sentences(path: str, column: int) -> list[str]:
     return [row[column] for row in rows]
 
 
-def _median_seconds(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def run(args) -> int:
     sentences = _read_sentences(args.data, args.column)
     ours = WordPieceTokenizer(args.vocab)
@@ -55,8 +44,8 @@ def run(args) -> int:
     print(f"{n} sentences from {args.data}, max_length={L}, vocab {args.vocab}")
     batch = lambda: ours.encode_batch(sentences, max_length=L)  # noqa: E731
     single = lambda: [ours.encode(s, max_length=L) for s in sentences[:5000]]  # noqa: E731
-    rows = [("bert_jax batch", n / _median_seconds(batch, args.repeats)),
-            ("bert_jax one at a time", 5000 / _median_seconds(single, args.repeats))]
+    rows = [("bert_jax batch", n / median_seconds(batch, args.repeats)),
+            ("bert_jax one at a time", 5000 / median_seconds(single, args.repeats))]
     try:
         import transformers
     except ImportError:
@@ -71,8 +60,8 @@ def run(args) -> int:
         hf_single = lambda: [hf(s, max_length=L, truncation=True) for s in sentences[:5000]]  # noqa: E731
         same = np.array_equal(batch()["input_ids"], hf_batch()["input_ids"])
         print(f"ids identical to BertTokenizerFast: {same}")
-        rows += [("HF BertTokenizerFast batch", n / _median_seconds(hf_batch, args.repeats)),
-                 ("HF BertTokenizerFast one at a time", 5000 / _median_seconds(hf_single, args.repeats))]
+        rows += [("HF BertTokenizerFast batch", n / median_seconds(hf_batch, args.repeats)),
+                 ("HF BertTokenizerFast one at a time", 5000 / median_seconds(hf_single, args.repeats))]
     print(f"{'':38s} sentences/s")
     for name, rate in rows:
         print(f"{name:38s} {rate:12,.0f}")
