@@ -43,12 +43,6 @@ def pretraining_flops_per_sequence(config: BertConfig, seq_len: int, num_predict
     return 3 * forward if training else forward
 
 
-def encoder_flops_per_sequence(config: BertConfig, seq_len: int, training: bool = True) -> float:
-    """Encoder + pooler only (fine-tuning heads are negligible next to it)."""
-    forward = seq_len * encoder_flops_per_token(config, seq_len) + 2 * config.hidden_size ** 2
-    return 3 * forward if training else forward
-
-
 def peak_flops(device_kind: str) -> float | None:
     """bf16 dense peak of one device, or None where no meaningful peak is known (CPU)."""
     kind = device_kind.lower()

@@ -175,9 +175,6 @@ class BertConfig:
     def replace(self, **changes) -> "BertConfig":
         return dataclasses.replace(self, **changes)
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
     def to_hf_dict(self, architectures: list[str] | None = None) -> dict[str, Any]:
         """config.json as transformers writes it for a BERT model."""
         out = {name: getattr(self, name) for name in HF_FIELDS}
