@@ -7,11 +7,19 @@ Restore targets carry the current shardings: a checkpoint restores onto any mesh
 
 from __future__ import annotations
 
+import json
+import logging
 import os
+import shutil
 import signal
 from typing import Any
 
+import jax
 import orbax.checkpoint as ocp
+
+from bert_jax.io_utils import write_json
+
+log = logging.getLogger(__name__)
 
 
 class Checkpointer:
@@ -38,6 +46,47 @@ class Checkpointer:
     def close(self) -> None:
         self.manager.wait_until_finished()
         self.manager.close()
+
+
+class BestCheckpoint:
+    """Params of the best evaluation so far by one metric (higher is better): ``best/<step>`` and
+    ``best.json`` ({step, metric, value, results}). best.json is written only after its params are
+    complete, and older steps are removed only after it, so a crash leaves a consistent pair."""
+
+    def __init__(self, workdir: str, metric: str):
+        self.metric = metric
+        self.directory = os.path.abspath(os.path.join(workdir, "best"))
+        self.record_path = os.path.join(workdir, "best.json")
+        self.record = None
+        if os.path.exists(self.record_path):
+            with open(self.record_path, encoding="utf-8") as f:
+                self.record = json.load(f)
+
+    def update(self, step: int, params: Any, results: dict) -> bool:
+        if self.metric not in results:
+            raise KeyError(f"selection metric {self.metric!r} is not among the eval results {sorted(results)}")
+        value = float(results[self.metric])
+        if self.record is not None and not value > self.record["value"]:
+            return False
+        path = os.path.join(self.directory, str(step))
+        if os.path.exists(path):  # left by a run that crashed before writing best.json
+            shutil.rmtree(path)
+        with ocp.StandardCheckpointer() as checkpointer:
+            checkpointer.save(path, params)
+            checkpointer.wait_until_finished()
+        record = {"step": step, "metric": self.metric, "value": value, "results": results}
+        if jax.process_index() == 0:
+            write_json(self.record_path, record)
+            for name in os.listdir(self.directory):
+                if name != str(step):
+                    shutil.rmtree(os.path.join(self.directory, name), ignore_errors=True)
+        self.record = record
+        log.info("best %s=%.4f at step %d", self.metric, value, step)
+        return True
+
+    def restore(self, abstract_params: Any) -> Any:
+        with ocp.StandardCheckpointer() as checkpointer:
+            return checkpointer.restore(os.path.join(self.directory, str(self.record["step"])), abstract_params)
 
 
 class PreemptionFlag:

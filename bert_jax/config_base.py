@@ -5,11 +5,14 @@ from __future__ import annotations
 import ml_collections
 
 
-def parse_arg(arg: str | None, **defaults) -> ml_collections.ConfigDict:
-    """'runlocal,phase=2' → {'runlocal': True, 'phase': 2}; values typed like the defaults."""
+def parse_arg(arg: str | None, positional: str | None = None, **defaults) -> ml_collections.ConfigDict:
+    """'runlocal,phase=2' → {'runlocal': True, 'phase': 2}; values typed like the defaults. A bare word
+    that is not a key sets ``positional`` ('rte,runlocal' → task='rte' for glue.py)."""
     out = dict(defaults)
     for item in filter(None, (arg or "").split(",")):
         key, _, value = item.partition("=")
+        if positional and not value and key not in defaults:
+            key, value = positional, key
         if key not in defaults:
             raise ValueError(f"config argument {key!r} is not known; expected one of {sorted(defaults)}")
         default = defaults[key]
@@ -68,6 +71,63 @@ def pretraining_config() -> ml_collections.ConfigDict:
     c.init_from = ""  # HF dir, TF checkpoint dir or a bert_jax workdir: encoder weights
     c.init_head = False  # also take the head from init_from (continued pretraining, phase 2)
     c.seed = 0
+    return c
+
+
+def finetuning_config(task: str) -> ml_collections.ConfigDict:
+    """Defaults of every fine-tuning task: the paper's recipe (batch 32, 3 epochs, lr 5e-5 from
+    {5e-5, 3e-5, 2e-5}, 10% linear warmup then linear decay, weight decay 0.01, dropout 0.1),
+    with bias-corrected AdamW (as HF; ``optim.name='bert_adam'`` gives Google's exact optimizer)."""
+    c = ml_collections.ConfigDict()
+    c.task = ml_collections.ConfigDict({"name": task, "subtask": ""})
+    # With init_from, the encoder's size comes from there and preset is ignored; other fields override.
+    c.model = ml_collections.ConfigDict({"preset": "base", "dtype": "float32"})
+    c.data = ml_collections.ConfigDict(dict(
+        source="files",  # 'files' (the released layout in data.dir) | 'tfds'
+        dir="",  # e.g. glue_data/RTE, the SWAG folder, the CoNLL-2003 folder
+        tfds_data_dir="",
+        vocab="",  # default: the vocab of init_from
+        lowercase=None,  # None: as the vocab's tokenizer_config.json (uncased when absent)
+        max_seq_length=128,
+        length_buckets=True,  # pad each batch to a power of two ≥ its longest row, not to max_seq_length
+        train_limit=0,  # >0: a random subset of this many training examples (CPU experiments)
+        predict_test=True,  # write test-split predictions when the test file exists
+        skip_malformed_rows=False,  # TSV rows with a wrong column count: error (False) or skip (True)
+        tag_scheme="bio",  # NER input tags: 'bio' (IOB2) | 'iob1' (the original eng.* files)
+        document_context=False,  # NER: fill each window with neighbouring sentences of the document
+    ))
+    c.optim = ml_collections.ConfigDict(dict(
+        name="adamw", learning_rate=5e-5, warmup_steps=0, warmup_fraction=0.1, schedule="linear", power=1.0,
+        weight_decay=0.01, b1=0.9, b2=0.999, eps=1e-6, clip_norm=1.0, accumulate_steps=1,
+    ))
+    c.num_train_epochs = 3.0
+    c.total_steps = 0  # 0: from num_train_epochs
+    c.batch_size = 32
+    c.eval_batch_size = 64
+    c.eval_batches = 0  # the whole dev split
+    c.num_devices = 0
+    c.mesh = ml_collections.ConfigDict({"data": -1, "fsdp": 1, "tensor": 1})
+    c.dcn_mesh = ml_collections.ConfigDict({})
+    c.sharding = "dp"
+    c.log_every = 50
+    c.eval_every = -1  # -1: once per epoch
+    c.ckpt_every = -1
+    c.keep_checkpoints = 1
+    c.async_checkpointing = True
+    c.select_best = True  # final results and predictions from the best dev score (task's official metric)
+    c.init_from = ""  # HF dir, TF checkpoint dir or a bert_jax workdir; the head starts fresh
+    c.init_head = False
+    c.seed = 0
+    return c
+
+
+def runlocal(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """A CPU smoke run of a fine-tuning config: a tiny model unless init_from is given, a few steps."""
+    c.model.preset = "tiny"
+    c.num_train_epochs, c.total_steps = 0.0, 6
+    c.batch_size, c.eval_batch_size, c.eval_batches = 8, 8, 2
+    c.log_every, c.eval_every, c.ckpt_every = 2, 3, 3
+    c.data.max_seq_length = 64
     return c
 
 

@@ -4,11 +4,14 @@ mesh → task/data → model → shapes & shardings → state (resume | init_fro
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
+import math
 import os
 import time
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -18,7 +21,7 @@ from jax.sharding import NamedSharding, PartitionSpec
 
 from bert_jax import flops, sharding, tasks
 from bert_jax import step as steps
-from bert_jax.checkpoint import Checkpointer, PreemptionFlag
+from bert_jax.checkpoint import BestCheckpoint, Checkpointer, PreemptionFlag
 from bert_jax.io_utils import write_json
 from bert_jax.logging_utils import MetricsLogger, plot_curves
 from bert_jax.models.heads import BertWithHead
@@ -29,24 +32,57 @@ log = logging.getLogger(__name__)
 
 def check_config(config) -> None:
     """Errors that need no compute: batch divisibility and schedule sanity."""
-    if config.total_steps <= 0:
-        raise ValueError(f"config.total_steps must be positive, got {config.total_steps}")
+    if config.total_steps <= 0 and not config.get("num_train_epochs"):
+        raise ValueError(f"config.total_steps must be positive (or config.num_train_epochs set), got "
+                         f"{config.total_steps}")
     if config.batch_size % jax.process_count():
         raise ValueError(f"config.batch_size={config.batch_size} is not divisible by {jax.process_count()} processes")
 
 
-def _record_config(config, workdir: str) -> None:
+def schedule_steps(config, task) -> tuple[int, int, int]:
+    """(total steps, warmup steps, steps per epoch): from ``num_train_epochs`` over the task's training
+    examples when set (fine-tuning), else ``total_steps``; warmup as ``optim.warmup_fraction`` of the
+    total when set, else ``optim.warmup_steps``. Steps per epoch is 0 for endless streams."""
+    epochs = config.get("num_train_epochs") or 0
+    per_epoch = math.ceil(task.num_train_examples / config.batch_size) if epochs else 0
+    total = math.ceil(epochs * task.num_train_examples / config.batch_size) if epochs else config.total_steps
+    fraction = config.optim.get("warmup_fraction") or 0
+    warmup = round(fraction * total) if fraction else config.optim.warmup_steps
+    return total, warmup, per_epoch
+
+
+def _record_config(config, workdir: str, task) -> None:
+    """config.json (the run) and model/ (the encoder's HF config.json and the vocab), so that a workdir
+    can be ``init_from`` of a later run. The first run's config describes the workdir."""
+    if jax.process_index() != 0:
+        return
     path = os.path.join(workdir, "config.json")
-    if not os.path.exists(path):  # the first run's config describes the workdir
+    if not os.path.exists(path):
         write_json(path, json.loads(config.to_json_best_effort()))
+    model_dir = os.path.join(workdir, "model")
+    if not os.path.exists(os.path.join(model_dir, "config.json")):
+        os.makedirs(model_dir, exist_ok=True)
+        if getattr(task, "tokenizer", None) is not None:
+            task.tokenizer.save(model_dir)
+        write_json(os.path.join(model_dir, "config.json"), task.model_config.to_hf_dict())
 
 
 def _to_global(batch: dict, data_sharding: NamedSharding) -> dict:
     return {k: jax.make_array_from_process_local_data(data_sharding, np.asarray(v)) for k, v in batch.items()}
 
 
-def evaluate(task, dataset, params, eval_fn, data_sharding, max_batches: int) -> dict:
-    """Runs eval_fn over up to max_batches batches, gathers predictions on the host, task.evaluate."""
+def _concat(parts: list[np.ndarray]) -> np.ndarray:
+    """Batches of per-token predictions may differ in length (length buckets): pad to the widest."""
+    width = max(p.shape[1] for p in parts) if parts[0].ndim > 1 else None
+    if width is not None and any(p.shape[1] != width for p in parts):
+        fill = -1 if np.issubdtype(parts[0].dtype, np.integer) else np.nan
+        parts = [np.pad(p, [(0, 0), (0, width - p.shape[1])] + [(0, 0)] * (p.ndim - 2), constant_values=fill)
+                 for p in parts]
+    return np.concatenate(parts)
+
+
+def predict(dataset, params, eval_fn, data_sharding, max_batches: int = 0) -> dict[str, np.ndarray]:
+    """Runs eval_fn over a split (or its first max_batches batches); predictions gathered on the host."""
     n = len(dataset) if max_batches <= 0 else min(len(dataset), max_batches)
     if n == 0:
         raise ValueError("the eval split has fewer examples than one eval batch (config.eval_batch_size)")
@@ -55,7 +91,20 @@ def evaluate(task, dataset, params, eval_fn, data_sharding, max_batches: int) ->
         predictions = jax.device_get(eval_fn(params, _to_global(dataset[i], data_sharding)))
         for k, v in predictions.items():
             gathered.setdefault(k, []).append(np.asarray(v))
-    return task.evaluate({k: np.concatenate(v) for k, v in gathered.items()}, "eval")
+    return {k: _concat(v) for k, v in gathered.items()}
+
+
+def evaluate(task, eval_sets: dict, params, eval_fn, data_sharding, max_batches: int,
+             write_predictions: bool = False) -> dict:
+    """task.evaluate over every eval split, merged (MNLI: matched and mismatched); with
+    ``write_predictions`` the task also writes its prediction files."""
+    results = {}
+    for split, dataset in eval_sets.items():
+        predictions = predict(dataset, params, eval_fn, data_sharding, max_batches)
+        results.update(task.evaluate(predictions, split))
+        if write_predictions and jax.process_index() == 0:
+            task.write_predictions(predictions, split)
+    return task.combine(results) if hasattr(task, "combine") else results
 
 
 def run(config, workdir: str) -> dict:
@@ -76,12 +125,21 @@ def run(config, workdir: str) -> dict:
 
     # --- task and data
     task = tasks.get(config.task.name)(config, workdir)
-    train_data, eval_data = task.dataset("train"), task.dataset("eval")
-    _record_config(config, workdir)
+    train_data = task.dataset("train")
+    eval_sets = {split: task.dataset(split) for split in task.eval_splits}
+    test_sets = {split: task.dataset(split) for split in task.test_splits()}  # read now: bad files fail early
+    total_steps, warmup_steps, steps_per_epoch = schedule_steps(config, task)
+    plan = Plan(total_steps, config.eval_every if config.eval_every > 0 else steps_per_epoch,
+                config.ckpt_every if config.ckpt_every > 0 else steps_per_epoch)
+    if plan.eval_every <= 0 or plan.ckpt_every <= 0:
+        raise ValueError("config.eval_every / ckpt_every ≤ 0 (once per epoch) needs config.num_train_epochs")
+    log.info("%s: %d steps (%d warmup)%s", task.name, total_steps, warmup_steps,
+             f", {steps_per_epoch} per epoch" if steps_per_epoch else "")
+    _record_config(config, workdir, task)
 
     # --- model and optimizer
     model = BertWithHead(task.model_config, task.head())
-    schedule = warmup_then_decay(config.optim.learning_rate, config.optim.warmup_steps, config.total_steps,
+    schedule = warmup_then_decay(config.optim.learning_rate, warmup_steps, total_steps,
                                  config.optim.schedule, config.optim.power)
     tx = create_optimizer(config.optim.name, schedule, weight_decay=config.optim.weight_decay,
                           b1=config.optim.b1, b2=config.optim.b2, eps=config.optim.eps or None,
@@ -116,9 +174,14 @@ def run(config, workdir: str) -> dict:
                            donate_argnums=0)
         eval_fn = jax.jit(functools.partial(steps.eval_step, model=model, task=task),
                           in_shardings=(state_shardings.params, data_sharding))
-        results = _loop(config, workdir, task, state, train_fn, eval_fn, train_data, eval_data, data_sharding,
-                        checkpointer, schedule)
-    return results
+        best = None
+        if config.get("select_best") and task.selection_metric:
+            best = BestCheckpoint(workdir, task.selection_metric)
+        params_target = jax.tree_util.tree_map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s),
+                                               _strip_boxes(abstract.params), state_shardings.params)
+        loop = Loop(config, workdir, task, plan, train_fn, eval_fn, train_data, eval_sets, test_sets, data_sharding,
+                    checkpointer, schedule, best)
+        return loop.run(state, params_target)
 
 
 def _strip_boxes(tree):
@@ -158,52 +221,101 @@ def _load_init(path: str, params: dict, with_head: bool) -> dict:
     return out
 
 
-def _loop(config, workdir, task, state, train_fn, eval_fn, train_data, eval_data, data_sharding, checkpointer,
-          schedule) -> dict:
-    preemption = PreemptionFlag()
-    logger = MetricsLogger(workdir)
-    device_kind = jax.devices()[0].device_kind
-    flops_per_step = config.batch_size * task.flops_per_example()
-    start = int(state.step)
-    pending, real_tokens = [], 0
-    last_time = time.perf_counter()
-    results = {}
-    try:
-        for step in range(start, config.total_steps):
-            host_batch = train_data[step]
-            real_tokens += int(np.sum(host_batch["attention_mask"])) * jax.process_count()
-            state, metrics = train_fn(state, _to_global(host_batch, data_sharding))
-            pending.append(metrics)
-            done = step + 1
-            if done % config.log_every == 0 or done == config.total_steps:
-                values = {k: float(np.mean([m[k] for m in jax.device_get(pending)])) for k in pending[0]}
-                now = time.perf_counter()
-                seconds = (now - last_time) / len(pending)
-                values.update(learning_rate=float(schedule(step)), step_time=seconds,
-                              tokens_per_second=real_tokens / (now - last_time))
-                utilisation = flops.mfu(flops_per_step, seconds, jax.device_count(), device_kind)
-                if utilisation is not None:
-                    values["mfu"] = utilisation
-                if not all(np.isfinite(v) for v in values.values()):
-                    raise FloatingPointError(f"non-finite metrics at step {done}: {values}")
-                logger.write(done, "train", values)
-                pending, real_tokens, last_time = [], 0, time.perf_counter()
-            if done % config.eval_every == 0 or done == config.total_steps:
-                results = evaluate(task, eval_data, state.params, eval_fn, data_sharding, config.eval_batches)
-                logger.write(done, "eval", results)
-                last_time = time.perf_counter()
-            if done % config.ckpt_every == 0 or done == config.total_steps or preemption.requested:
-                checkpointer.save(done, state, force=preemption.requested or done == config.total_steps)
-            if preemption.requested:
-                log.warning("SIGTERM: checkpoint of step %d written; exiting", done)
-                break
-        else:
-            if start >= config.total_steps:
-                results = evaluate(task, eval_data, state.params, eval_fn, data_sharding, config.eval_batches)
-            write_json(os.path.join(workdir, "eval_results.json"), {"step": int(state.step), **results})
-            plot_curves(workdir)
-    finally:
-        checkpointer.close()
-        logger.close()
-        preemption.restore_handler()
-    return results
+@dataclasses.dataclass
+class Plan:
+    total_steps: int
+    eval_every: int
+    ckpt_every: int
+
+
+@dataclasses.dataclass
+class Loop:
+    """Train → log → evaluate (keep the best) → checkpoint, until total_steps or SIGTERM; then the
+    final results and prediction files from the selected params."""
+
+    config: Any
+    workdir: str
+    task: Any
+    plan: Plan
+    train_fn: Any
+    eval_fn: Any
+    train_data: Any
+    eval_sets: dict
+    test_sets: dict
+    data_sharding: NamedSharding
+    checkpointer: Checkpointer
+    schedule: Any
+    best: BestCheckpoint | None
+
+    def evaluate(self, params, write_predictions: bool = False) -> dict:
+        return evaluate(self.task, self.eval_sets, params, self.eval_fn, self.data_sharding,
+                        self.config.eval_batches, write_predictions)
+
+    def run(self, state, params_target) -> dict:
+        config, plan = self.config, self.plan
+        preemption = PreemptionFlag()
+        logger = MetricsLogger(self.workdir)
+        device_kind = jax.devices()[0].device_kind
+        start = int(state.step)
+        pending, real_tokens, step_flops = [], 0, 0.0
+        last_time = time.perf_counter()
+        results = {}
+        try:
+            for step in range(start, plan.total_steps):
+                host_batch = self.train_data[step]
+                real_tokens += int(np.sum(host_batch["attention_mask"])) * jax.process_count()
+                step_flops += self.task.flops_per_batch(host_batch) * jax.process_count()
+                state, metrics = self.train_fn(state, _to_global(host_batch, self.data_sharding))
+                pending.append(metrics)
+                done = step + 1
+                if done % config.log_every == 0 or done == plan.total_steps:
+                    values = {k: float(np.mean([m[k] for m in jax.device_get(pending)])) for k in pending[0]}
+                    now = time.perf_counter()
+                    seconds = (now - last_time) / len(pending)
+                    values.update(learning_rate=float(self.schedule(step)), step_time=seconds,
+                                  tokens_per_second=real_tokens / (now - last_time))
+                    utilisation = flops.mfu(step_flops / len(pending), seconds, jax.device_count(), device_kind)
+                    if utilisation is not None:
+                        values["mfu"] = utilisation
+                    if not all(np.isfinite(v) for v in values.values()):
+                        raise FloatingPointError(f"non-finite metrics at step {done}: {values}")
+                    logger.write(done, "train", values)
+                    pending, real_tokens, step_flops, last_time = [], 0, 0.0, time.perf_counter()
+                if done % plan.eval_every == 0 or done == plan.total_steps:
+                    results = self.evaluate(state.params, write_predictions=done == plan.total_steps)
+                    logger.write(done, "eval", results)
+                    if self.best is not None:
+                        self.best.update(done, state.params, results)
+                    last_time = time.perf_counter()
+                if done % plan.ckpt_every == 0 or done == plan.total_steps or preemption.requested:
+                    self.checkpointer.save(done, state, force=preemption.requested or done == plan.total_steps)
+                if preemption.requested:
+                    log.warning("SIGTERM: checkpoint of step %d written; exiting", done)
+                    return results
+            if start >= plan.total_steps:
+                results = self.evaluate(state.params, write_predictions=True)
+            self._finish(int(state.step), state.params, results, params_target)
+            plot_curves(self.workdir)
+        finally:
+            self.checkpointer.close()
+            logger.close()
+            preemption.restore_handler()
+        return results
+
+    def _finish(self, last_step: int, params, last_results: dict, params_target) -> None:
+        """eval_results.json and prediction files (dev and test) from the best params when selecting,
+        else from the last."""
+        out = {"step": last_step, **last_results}
+        if self.best is not None and self.best.record is not None:
+            record = self.best.record
+            if record["step"] != last_step:
+                params = self.best.restore(params_target)
+                last_results = self.evaluate(params, write_predictions=True)
+            out = {"step": record["step"], "selected_by": self.best.metric, **last_results,
+                   "last_step": {"step": last_step, **out}}
+        for split, dataset in self.test_sets.items():
+            predictions = predict(dataset, params, self.eval_fn, self.data_sharding)
+            if jax.process_index() == 0:
+                self.task.write_predictions(predictions, split)
+        if jax.process_index() == 0:
+            write_json(os.path.join(self.workdir, "eval_results.json"), out)

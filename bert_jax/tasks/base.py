@@ -11,6 +11,11 @@ trainer pure functions for the jitted steps:
   - ``predict(outputs, batch) -> dict of arrays``: pure, jit-able; per-example results for evaluate.
   - ``evaluate(predictions, split) -> dict``: host side; official metric names; may write files.
   - ``flops_per_example()``: model FLOPs of one training example, for MFU.
+
+Optional members with defaults: ``eval_splits`` (scored at every evaluation), ``selection_metric``
+(picks the best checkpoint; None = keep the last), ``num_train_examples`` (epoch-based schedules),
+``test_splits()`` and ``write_predictions(predictions, split)`` (prediction files at the end),
+``flops_per_batch(batch)``.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ REGISTRY: dict[str, Callable[..., "Task"]] = {}
 class Task(abc.ABC):
     name = "task"
     model_config: BertConfig
+    eval_splits: tuple[str, ...] = ("eval",)
+    selection_metric: str | None = None
 
     def __init__(self, config, workdir: str):
         self.config = config
@@ -53,6 +60,19 @@ class Task(abc.ABC):
 
     @abc.abstractmethod
     def flops_per_example(self) -> float: ...
+
+    @property
+    def num_train_examples(self) -> int:
+        raise NotImplementedError(f"task {self.name!r} has no fixed training set; set config.total_steps")
+
+    def test_splits(self) -> tuple[str, ...]:
+        return ()
+
+    def write_predictions(self, predictions: dict, split: str) -> None:  # noqa: B027  (optional hook)
+        """Prediction files of a split (host side, process 0), at the end of a run."""
+
+    def flops_per_batch(self, batch: dict) -> float:
+        return len(batch["input_ids"]) * self.flops_per_example()
 
 
 def register(name: str):

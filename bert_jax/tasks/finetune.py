@@ -1,0 +1,210 @@
+"""What every fine-tuning task shares: the encoder config and tokenizer of ``init_from``, featurized
+splits held on the host, the epoch-based shuffled training stream, padded eval batches that carry
+``example_index`` (-1 on padding rows), and length buckets that cut padding without recompiling per batch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+
+import jax
+import numpy as np
+
+from bert_jax import flops
+from bert_jax.data.tokenizer import Tokenizer, load_tokenizer
+from bert_jax.models.bert import BertConfig
+from bert_jax.tasks.base import Task
+
+MIN_BUCKET = 16
+
+
+@dataclasses.dataclass
+class Features:
+    """A featurized split. ``arrays`` share the leading example axis [N, ...]; the keys in ``seq_keys``
+    end in a token axis of length max_seq_length, cut per batch to the batch's length bucket.
+    ``lengths`` [N]: real tokens of each example (the longest choice for multiple choice)."""
+
+    arrays: dict[str, np.ndarray]
+    lengths: np.ndarray
+    seq_keys: tuple[str, ...] = ("input_ids", "token_type_ids", "attention_mask")
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def take(self, index: np.ndarray, width: int) -> dict[str, np.ndarray]:
+        return {k: (v[index, ..., :width] if k in self.seq_keys else v[index]) for k, v in self.arrays.items()}
+
+
+def bucket_width(length: int, max_length: int, enabled: bool) -> int:
+    """The smallest power of two ≥ length (at least MIN_BUCKET), capped at max_length: a handful of
+    shapes, so the step compiles a few times rather than per batch."""
+    if not enabled:
+        return max_length
+    return min(max_length, max(MIN_BUCKET, 1 << max(0, int(length) - 1).bit_length()))
+
+
+class TrainBatches:
+    """Item k = global batch k of an endless stream: epoch e is a permutation of the examples drawn
+    from (seed, e), epochs follow each other without dropping a remainder. Each process takes its
+    contiguous slice of the global batch. Pure function of k, so resume needs only the step."""
+
+    def __init__(self, features: Features, global_batch: int, seed: int, max_length: int, buckets: bool,
+                 process_index: int = 0, process_count: int = 1):
+        self.features, self.global_batch, self.seed = features, global_batch, seed
+        self.max_length, self.buckets = max_length, buckets
+        per_host = global_batch // process_count
+        self.host_slice = slice(process_index * per_host, (process_index + 1) * per_host)
+        self._epoch_cache: dict[int, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return 2**62  # endless; the trainer stops at total_steps
+
+    def _order(self, epoch: int) -> np.ndarray:
+        if epoch not in self._epoch_cache:
+            self._epoch_cache = {epoch: np.random.default_rng([self.seed, epoch]).permutation(len(self.features))}
+        return self._epoch_cache[epoch]
+
+    def indices(self, k: int) -> np.ndarray:
+        n = len(self.features)
+        positions = np.arange(k * self.global_batch, (k + 1) * self.global_batch)
+        return np.array([self._order(int(p // n))[p % n] for p in positions])
+
+    def __getitem__(self, k: int) -> dict[str, np.ndarray]:
+        index = self.indices(k)
+        width = bucket_width(self.features.lengths[index].max(), self.max_length, self.buckets)
+        return self.features.take(index[self.host_slice], width)
+
+
+class EvalBatches:
+    """One pass in length order (little padding); the last batch is filled with copies of a real row
+    whose ``example_index`` is -1, so every batch has the same size and padding is never scored."""
+
+    def __init__(self, features: Features, global_batch: int, max_length: int, buckets: bool,
+                 process_index: int = 0, process_count: int = 1):
+        self.features, self.global_batch, self.max_length, self.buckets = features, global_batch, max_length, buckets
+        self.order = np.argsort(features.lengths, kind="stable")
+        per_host = global_batch // process_count
+        self.host_slice = slice(process_index * per_host, (process_index + 1) * per_host)
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.features) / self.global_batch)
+
+    def __getitem__(self, k: int) -> dict[str, np.ndarray]:
+        if not 0 <= k < len(self):
+            raise IndexError(k)
+        real = self.order[k * self.global_batch:(k + 1) * self.global_batch]
+        index = np.concatenate([real, np.full(self.global_batch - len(real), real[0])])
+        example_index = np.concatenate([real, np.full(self.global_batch - len(real), -1)]).astype(np.int32)
+        width = bucket_width(self.features.lengths[real].max(), self.max_length, self.buckets)
+        batch = self.features.take(index, width)
+        batch["example_index"] = example_index
+        return {k: v[self.host_slice] for k, v in batch.items()}
+
+
+def in_order(predictions: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Drops padding rows (example_index -1) and sorts by example index."""
+    keep = predictions["example_index"] >= 0
+    order = np.argsort(predictions["example_index"][keep], kind="stable")
+    return {k: v[keep][order] for k, v in predictions.items()}
+
+
+def _vocab_source(config) -> str:
+    if config.data.vocab:
+        return config.data.vocab
+    init = config.init_from
+    if init:
+        for candidate in (os.path.join(init, "model"), init):  # a bert_jax workdir keeps its vocab in model/
+            if os.path.isdir(candidate) and any(os.path.exists(os.path.join(candidate, f))
+                                                for f in ("vocab.txt", "spiece.model")):
+                return candidate
+    raise ValueError("config.data.vocab is empty and config.init_from "
+                     f"({init or 'empty'}) has no vocab.txt/spiece.model; give one of them")
+
+
+def model_config_for(config, vocab_size: int) -> BertConfig:
+    """The encoder of ``config.init_from`` (HF config.json, Google bert_config.json, or a bert_jax
+    workdir's model/config.json), else ``config.model.preset``; ``config.model`` fields override."""
+    overrides = {k: v for k, v in config.model.items() if k != "preset"}
+    init = config.init_from
+    if init:
+        workdir = os.path.isdir(os.path.join(init, "checkpoints"))  # its config.json is the run's, not the model's
+        candidates = (("model/config.json", BertConfig.from_json_file),) if workdir else (
+            ("config.json", BertConfig.from_json_file), ("bert_config.json", BertConfig.from_google_json))
+        for name, reader in candidates:
+            path = os.path.join(init, name)
+            if os.path.exists(path):
+                model_config = reader(path, **overrides)
+                break
+        else:
+            raise FileNotFoundError(f"config.init_from={init}: no {' or '.join(n for n, _ in candidates)}")
+    else:
+        model_config = BertConfig.preset(config.model.preset, vocab_size=vocab_size, **overrides)
+    if vocab_size > model_config.vocab_size:
+        raise ValueError(f"the tokenizer has {vocab_size} tokens but the model's vocab_size is "
+                         f"{model_config.vocab_size}")
+    return model_config
+
+
+class FinetuneTask(Task):
+    """Base of GLUE, SWAG and NER: subclasses implement ``featurize(split) -> Features`` and the heads,
+    losses, predictions and metrics. ``eval_splits`` are scored every evaluation; ``test_splits()``
+    are only predicted at the end; ``selection_metric`` picks the best checkpoint (higher is better)."""
+
+    eval_splits: tuple[str, ...] = ("dev",)
+    selection_metric = "accuracy"
+
+    def __init__(self, config, workdir: str):
+        super().__init__(config, workdir)
+        lowercase = config.data.get("lowercase")
+        self.tokenizer: Tokenizer = load_tokenizer(_vocab_source(config), lowercase=lowercase)
+        self.model_config = model_config_for(config, self.tokenizer.vocab_size)
+        self.max_length = config.data.max_seq_length
+        if self.max_length > self.model_config.max_position_embeddings:
+            raise ValueError(f"config.data.max_seq_length={self.max_length} exceeds the model's "
+                             f"max_position_embeddings={self.model_config.max_position_embeddings}")
+        self._features: dict[str, Features] = {}
+
+    def featurize(self, split: str) -> Features:
+        raise NotImplementedError
+
+    def features(self, split: str) -> Features:
+        if split not in self._features:
+            self._features[split] = self.featurize(split)
+        return self._features[split]
+
+    @property
+    def num_train_examples(self) -> int:
+        return len(self.features("train"))
+
+    def predictions_dir(self) -> str:
+        path = os.path.join(self.workdir, "predictions")
+        os.makedirs(path, exist_ok=True)
+        return path
+
+    def dataset(self, split: str):
+        cfg = self.config
+        process = {"process_index": jax.process_index(), "process_count": jax.process_count()}
+        buckets = cfg.data.length_buckets
+        if split == "train":
+            return TrainBatches(self.features(split), cfg.batch_size, cfg.seed, self.max_length, buckets, **process)
+        return EvalBatches(self.features(split), cfg.eval_batch_size, self.max_length, buckets, **process)
+
+    def flops_per_example(self) -> float:
+        """Train FLOPs (3× forward) of one full-length example (all its choices)."""
+        rows = self.features("train").arrays["input_ids"].size // (len(self.features("train")) * self.max_length)
+        return 3 * rows * self.max_length * flops.encoder_flops_per_token(self.model_config, self.max_length)
+
+    def flops_per_batch(self, batch: dict) -> float:
+        """Of the batch as run: its length bucket, padding included (the model computes it)."""
+        width = batch["input_ids"].shape[-1]
+        return 3 * batch["input_ids"].size * flops.encoder_flops_per_token(self.model_config, width)
+
+    def limit(self, n: int) -> np.ndarray:
+        """Indices of a random subset of ``config.data.train_limit`` training examples (all when 0)."""
+        limit = self.config.data.train_limit
+        if not limit or limit >= n:
+            return np.arange(n)
+        # Fixed by the data, not the run seed: every seed of a sweep trains on the same subset.
+        return np.sort(np.random.default_rng(12345).choice(n, limit, replace=False))

@@ -1,0 +1,203 @@
+"""CoNLL-2003 NER: tag every word; the label sits on a word's first sub-word, the others are ignored
+in the loss (-1) and in prediction. Entity precision/recall/F1 as conlleval (and seqeval's default
+mode) count them. Optional document context: the paper's "maximal document context", i.e. the
+sentence's neighbours in its document fill the rest of the window (unlabelled).
+
+Sources: CoNLL-2003 column files (train.txt / valid.txt / test.txt; ``data.tag_scheme`` 'bio' or
+'iob1' for the original eng.* files) or TFDS ``conll2003``. Predictions are written back in CoNLL
+format (the input columns + the predicted tag), which conlleval reads.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from bert_jax import metrics
+from bert_jax.data.readers import CONLL_TAGS, ConllSentence, iob1_to_bio, read_conll
+from bert_jax.io_utils import write_text
+from bert_jax.models.heads import TokenTaggingHead
+from bert_jax.tasks.base import register
+from bert_jax.tasks.finetune import Features, FinetuneTask, in_order
+
+log = logging.getLogger(__name__)
+
+FILES = {"train": "train.txt", "dev": "valid.txt", "test": "test.txt"}
+TFDS_SPLITS = {"train": "train", "dev": "dev", "test": "test"}
+IGNORE = -1
+
+
+def read_conll_tfds(split: str, data_dir: str | None) -> list[ConllSentence]:
+    import tensorflow_datasets as tfds
+
+    out = []
+    for i, example in enumerate(tfds.as_numpy(tfds.load("conll2003", split=split, data_dir=data_dir or None))):
+        words = [w.decode("utf-8") for w in example["tokens"]]
+        tags = [CONLL_TAGS[t] for t in example["ner"]]
+        # TFDS keeps no document boundaries: each sentence is its own document (no context).
+        out.append(ConllSentence(words, tags, [[w, t] for w, t in zip(words, tags, strict=True)], i, i + 1))
+    return out
+
+
+@register("ner")
+class NerTask(FinetuneTask):
+    selection_metric = "f1"
+
+    def __init__(self, config, workdir: str):
+        super().__init__(config, workdir)
+        if config.data.tag_scheme not in ("bio", "iob1"):
+            raise ValueError(f"config.data.tag_scheme={config.data.tag_scheme!r}; expected 'bio' or 'iob1'")
+        self.labels = CONLL_TAGS
+        self._sentences: dict[str, list[ConllSentence]] = {}
+        self._word_positions: dict[str, list[tuple[int, np.ndarray]]] = {}  # per feature: (sentence, first pieces)
+        self._pieces_cache: dict[str, list[int]] = {}
+
+    # ------------------------------------------------------------------------------------ data
+    def sentences(self, split: str) -> list[ConllSentence]:
+        if split not in self._sentences:
+            data = self.config.data
+            if data.source == "tfds":
+                out = read_conll_tfds(TFDS_SPLITS[split], data.tfds_data_dir)
+            elif data.source == "files":
+                if not data.dir:
+                    raise ValueError("config.data.dir is empty; give the folder with train.txt and valid.txt")
+                out = read_conll(os.path.join(data.dir, FILES[split]))
+            else:
+                raise ValueError(f"config.data.source={data.source!r}; expected 'files' or 'tfds'")
+            if data.tag_scheme == "iob1":
+                for s in out:
+                    s.tags = iob1_to_bio(s.tags)
+            if split == "train":
+                out = [out[i] for i in self.limit(len(out))]
+            self._sentences[split] = out
+            log.info("ner %s: %d sentences", split, len(out))
+        return self._sentences[split]
+
+    def _word_pieces(self, words: list[str]) -> list[list[int]]:
+        missing = sorted({w for w in words if w not in self._pieces_cache})
+        for word, pieces in zip(missing, self.tokenizer.split(missing), strict=True):
+            self._pieces_cache[word] = pieces.ids
+        return [self._pieces_cache[w] for w in words]
+
+    def featurize(self, split: str) -> Features:
+        sentences = self.sentences(split)
+        budget = self.max_length - 2
+        pieces = [self._word_pieces(s.words) for s in sentences]
+        flat = [[p for word in sentence for p in word] for sentence in pieces]
+        rows, positions = [], []
+        for i, (sentence, words) in enumerate(zip(sentences, pieces, strict=True)):
+            start = 0
+            while start < len(words) or start == 0:
+                ids, labels, first = [], [], []
+                end = start
+                while end < len(words) and (not ids or len(ids) + len(words[end]) <= budget):
+                    if words[end]:
+                        first.append((end, len(ids)))
+                        labels += [self.labels.index(sentence.tags[end])] + [IGNORE] * (len(words[end]) - 1)
+                        ids += words[end]
+                    end += 1
+                ids, labels = ids[:budget], labels[:budget]  # a single word longer than the window
+                left, right = self._context(sentences, flat, i, budget - len(ids)) if start == 0 and end == len(
+                    words) and self.config.data.document_context else ([], [])
+                row_ids = [self.tokenizer.cls_id, *left, *ids, *right, self.tokenizer.sep_id]
+                row_labels = [IGNORE] * (1 + len(left)) + labels + [IGNORE] * (len(right) + 1)
+                rows.append((row_ids, row_labels))
+                offset = 1 + len(left)
+                positions.append((i, np.array([[w, offset + p] for w, p in first if offset + p < len(row_ids) - 1],
+                                              np.int32).reshape(-1, 2)))
+                start = end
+                if end >= len(words):
+                    break
+        n, width = len(rows), self.max_length
+        arrays = {"input_ids": np.full((n, width), self.tokenizer.pad_id, np.int32),
+                  "token_type_ids": np.zeros((n, width), np.int32), "attention_mask": np.zeros((n, width), np.int32),
+                  "labels": np.full((n, width), IGNORE, np.int32)}
+        for r, (ids, labels) in enumerate(rows):
+            arrays["input_ids"][r, :len(ids)] = ids
+            arrays["attention_mask"][r, :len(ids)] = 1
+            arrays["labels"][r, :len(labels)] = labels
+        self._word_positions[split] = positions
+        return Features(arrays, arrays["attention_mask"].sum(-1),
+                        seq_keys=("input_ids", "token_type_ids", "attention_mask", "labels"))
+
+    @staticmethod
+    def _context(sentences, flat, i, room: int) -> tuple[list[int], list[int]]:
+        """Pieces of the neighbouring sentences of the same document: up to half the room on each side,
+        the unused half of one side given to the other."""
+        doc = sentences[i].document
+        before = [p for j in range(i - 1, -1, -1) if sentences[j].document == doc for p in reversed(flat[j])]
+        after = []
+        for j in range(i + 1, len(sentences)):
+            if sentences[j].document != doc:
+                break
+            after += flat[j]
+            if len(after) >= room:
+                break
+        take_left = min(len(before), max(room // 2, room - len(after)))
+        take_right = min(len(after), room - take_left)
+        return list(reversed(before[:take_left])), after[:take_right]
+
+    def test_splits(self):
+        data = self.config.data
+        if not data.predict_test:
+            return ()
+        return ("test",) if data.source == "tfds" or os.path.exists(os.path.join(data.dir, FILES["test"])) else ()
+
+    # ------------------------------------------------------------------------------- model side
+    def head(self):
+        return TokenTaggingHead(self.model_config, len(self.labels))
+
+    def inputs(self, batch):
+        return {k: batch[k] for k in ("input_ids", "token_type_ids", "attention_mask")}
+
+    def loss(self, outputs, batch):
+        logits = outputs["logits"].astype(jnp.float32)
+        labels = batch["labels"]
+        weights = (labels != IGNORE).astype(jnp.float32)
+        per_token = optax.softmax_cross_entropy_with_integer_labels(logits, jnp.maximum(labels, 0))
+        count = jnp.maximum(jnp.sum(weights), 1.0)
+        accuracy = jnp.sum((jnp.argmax(logits, -1) == labels) * weights) / count
+        return jnp.sum(per_token * weights) / count, {"token_accuracy": accuracy}
+
+    def predict(self, outputs, batch):
+        return {"prediction": jnp.argmax(outputs["logits"], -1).astype(jnp.int32),
+                "example_index": batch["example_index"]}
+
+    # ------------------------------------------------------------------------------- host side
+    def word_tags(self, predictions, split) -> dict[int, list[str]]:
+        """Predicted tags of the words of each predicted sentence (all of them after a full pass);
+        words without sub-words (nothing left after normalisation) are 'O'."""
+        sentences = self.sentences(split)
+        tags = {}
+        ordered = in_order(predictions)
+        for feature, row in zip(ordered["example_index"], ordered["prediction"], strict=True):
+            sentence, first = self._word_positions[split][feature]
+            words = tags.setdefault(sentence, ["O"] * len(sentences[sentence].words))
+            for word, position in first:
+                words[word] = self.labels[int(row[position])]
+        return dict(sorted(tags.items()))
+
+    def evaluate(self, predictions, split):
+        by_sentence = self.word_tags(predictions, split)
+        predicted = list(by_sentence.values())
+        gold = [self.sentences(split)[i].tags for i in by_sentence]
+        out = metrics.entity_f1(gold, predicted)
+        flat_gold = [t for s in gold for t in s]
+        flat_pred = [t for s in predicted for t in s]
+        out["token_accuracy"] = float(np.mean([g == p for g, p in zip(flat_gold, flat_pred, strict=True)]))
+        return out
+
+    def write_predictions(self, predictions, split):
+        lines, document = [], None
+        sentences = self.sentences(split)
+        for i, tags in self.word_tags(predictions, split).items():
+            sentence = sentences[i]
+            if sentence.document != document and self.config.data.source == "files":
+                lines += ["-DOCSTART- -X- -X- O", ""]
+                document = sentence.document
+            lines += [" ".join([*cells, tag]) for cells, tag in zip(sentence.lines, tags, strict=True)] + [""]
+        write_text(os.path.join(self.predictions_dir(), f"{split}.conll"), "\n".join(lines))

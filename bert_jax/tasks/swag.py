@@ -1,0 +1,97 @@
+"""SWAG: pick the ending that follows a context, out of four.
+
+Each choice is one row ``[CLS] sent1 [SEP] sent2 + ' ' + ending [SEP]`` (as HF's run_swag; the paper's
+"given sentence" + "possible continuation"); batches are [batch, 4, seq], the model flattens them to
+[batch·4, seq] and the head scores them back to [batch, 4]. Source: SWAG's released CSV files
+(train.csv, val.csv, test.csv). TFDS has no SWAG builder, so there is no TFDS source.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from bert_jax import metrics
+from bert_jax.data.readers import SwagExample, read_swag_csv
+from bert_jax.io_utils import write_text
+from bert_jax.models.heads import MultipleChoiceHead
+from bert_jax.tasks.base import register
+from bert_jax.tasks.finetune import Features, FinetuneTask, in_order
+
+log = logging.getLogger(__name__)
+
+NUM_CHOICES = 4
+FILES = {"train": "train.csv", "dev": "val.csv", "test": "test.csv"}
+
+
+@register("swag")
+class SwagTask(FinetuneTask):
+    def __init__(self, config, workdir: str):
+        super().__init__(config, workdir)
+        if config.data.source != "files":
+            raise ValueError(f"config.data.source={config.data.source!r}: SWAG reads its released CSV files "
+                             "('files'); TFDS has no SWAG builder")
+        if not config.data.dir:
+            raise ValueError("config.data.dir is empty; give the folder with SWAG's train.csv and val.csv")
+        self._examples: dict[str, list[SwagExample]] = {}
+
+    def _path(self, split: str) -> str:
+        return os.path.join(self.config.data.dir, FILES[split])
+
+    def examples(self, split: str) -> list[SwagExample]:
+        if split not in self._examples:
+            out = read_swag_csv(self._path(split))
+            if split != "test" and any(e.label is None for e in out):
+                raise ValueError(f"{self._path(split)}: no 'label' column; the {split} split needs labels")
+            if split == "train":
+                out = [out[i] for i in self.limit(len(out))]
+            self._examples[split] = out
+            log.info("swag %s: %d examples", split, len(out))
+        return self._examples[split]
+
+    def featurize(self, split: str) -> Features:
+        ex = self.examples(split)
+        contexts = [e.context for e in ex for _ in range(NUM_CHOICES)]
+        endings = [f"{e.start} {ending}".strip() for e in ex for ending in e.endings]
+        enc = self.tokenizer.encode_batch(contexts, endings, max_length=self.max_length, truncation=True,
+                                          padding="max_length")
+        arrays = {k: enc[k].reshape(len(ex), NUM_CHOICES, -1) for k in ("input_ids", "token_type_ids",
+                                                                         "attention_mask")}
+        arrays["labels"] = np.array([-1 if e.label is None else e.label for e in ex], np.int32)
+        return Features(arrays, arrays["attention_mask"].sum(-1).max(-1))
+
+    def test_splits(self):
+        return ("test",) if self.config.data.predict_test and os.path.exists(self._path("test")) else ()
+
+    def head(self):
+        return MultipleChoiceHead(self.model_config, NUM_CHOICES)
+
+    def inputs(self, batch):
+        return {k: batch[k] for k in ("input_ids", "token_type_ids", "attention_mask")}
+
+    def loss(self, outputs, batch):
+        logits = outputs["logits"].astype(jnp.float32)  # [batch, choices]
+        loss = jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, batch["labels"]))
+        return loss, {"accuracy": jnp.mean(jnp.argmax(logits, -1) == batch["labels"])}
+
+    def predict(self, outputs, batch):
+        logits = outputs["logits"].astype(jnp.float32)
+        return {"prediction": jnp.argmax(logits, -1), "logits": logits, "example_index": batch["example_index"]}
+
+    def evaluate(self, predictions, split):
+        ordered = in_order(predictions)
+        gold = np.array([e.label for e in self.examples(split)])[ordered["example_index"]]
+        return {"accuracy": metrics.accuracy(ordered["prediction"], gold)}
+
+    def write_predictions(self, predictions, split):
+        ordered = in_order(predictions)
+        lines = ["id,prediction," + ",".join(f"score{i}" for i in range(NUM_CHOICES))]
+        examples = self.examples(split)
+        for i, p, scores in zip(ordered["example_index"], ordered["prediction"], ordered["logits"], strict=True):
+            e = examples[i]
+            lines.append(f"{e.example_id},{int(p)}," + ",".join(f"{s:.6f}" for s in scores))
+        write_text(os.path.join(self.predictions_dir(), f"{split}.csv"), "\n".join(lines) + "\n")

