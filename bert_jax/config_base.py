@@ -87,7 +87,7 @@ def finetuning_config(task: str) -> ml_collections.ConfigDict:
         dir="",  # e.g. glue_data/RTE, the SWAG folder, the CoNLL-2003 folder
         tfds_data_dir="",
         vocab="",  # default: the vocab of init_from
-        lowercase=None,  # None: as the vocab's tokenizer_config.json (uncased when absent)
+        lowercase=ml_collections.FieldReference(None, field_type=bool),  # None: from tokenizer_config.json, else True
         max_seq_length=128,
         length_buckets=True,  # pad each batch to a power of two ≥ its longest row, not to max_seq_length
         train_limit=0,  # >0: a random subset of this many training examples (CPU experiments)

@@ -7,6 +7,8 @@ The label is predicted on each word's first sub-word (others ignored); entity F1
 ``data.tag_scheme=iob1`` for the original eng.* files; ``data.document_context=True`` fills each
 window with the neighbouring sentences of the document, as the paper does (dev F1 96.4 for
 BERT-base, 96.6 for large, cased WordPiece; without document context the anchors fall short of it).
+The paper uses a cased model: with a Google TF checkpoint directory (no tokenizer_config.json) add
+``--config.data.lowercase=False`` (HF directories say it in tokenizer_config.json).
 Recipe: batch 32, 3 epochs, lr 5e-5, 10% warmup, max_seq_length 128. ``:context`` turns document
 context on. Results: eval_results.json (precision, recall, f1), predictions/dev.conll. ``:runlocal``
 is a tiny CPU smoke run.

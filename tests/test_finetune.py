@@ -186,7 +186,7 @@ def test_ner_with_document_context_on_real_conll(tmp_path, vocab, shared_or_none
         rng = np.random.default_rng(3)
         for name in ("train.txt", "valid.txt"):
             lines = []
-            for doc in range(4):
+            for _ in range(4):
                 lines += ["-DOCSTART- -X- -X- O", ""]
                 for _ in range(5):
                     lines += [f"{w} NN I-NP {rng.choice(CONLL_TAGS)}" for w in rng.choice(WORDS, 7)] + [""]
