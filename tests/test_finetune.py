@@ -332,3 +332,13 @@ def test_model_config_comes_from_init_from_and_config_model_overrides_it(minilm_
     assert (model.hidden_size, model.num_hidden_layers, model.hidden_dropout_prob) == (384, 6, 0.2)
     with pytest.raises(ValueError, match="the tokenizer has 40000 tokens but the model's vocab_size is 30522"):
         model_config_for(config, 40000)
+    # A Google TF checkpoint directory: bert_config.json, whose "gelu" is the tanh form.
+    google = tmp_path / "google"
+    os.makedirs(google)
+    (google / "bert_config.json").write_text(json.dumps({
+        "attention_probs_dropout_prob": 0.1, "hidden_act": "gelu", "hidden_dropout_prob": 0.1, "hidden_size": 128,
+        "initializer_range": 0.02, "intermediate_size": 512, "max_position_embeddings": 512,
+        "num_attention_heads": 2, "num_hidden_layers": 2, "type_vocab_size": 2, "vocab_size": 30522}))
+    config.init_from = str(google)
+    model = model_config_for(config, 30522)
+    assert (model.hidden_size, model.gelu_approximate, model.hidden_dropout_prob) == (128, True, 0.2)
