@@ -89,7 +89,7 @@ def finetuning_config(task: str) -> ml_collections.ConfigDict:
         vocab="",  # default: the vocab of init_from
         lowercase=ml_collections.FieldReference(None, field_type=bool),  # None: from tokenizer_config.json, else True
         max_seq_length=128,
-        length_buckets=True,  # pad each batch to a power of two ≥ its longest row, not to max_seq_length
+        pad_to_multiple_of=32,  # pad each batch to a multiple of this ≥ its longest row; 0 = to max_seq_length
         train_limit=0,  # >0: a random subset of this many training examples (CPU experiments)
         predict_test=True,  # write test-split predictions when the test file exists
         skip_malformed_rows=False,  # TSV rows with a wrong column count: error (False) or skip (True)

@@ -72,7 +72,7 @@ def _to_global(batch: dict, data_sharding: NamedSharding) -> dict:
 
 
 def _concat(parts: list[np.ndarray]) -> np.ndarray:
-    """Batches of per-token predictions may differ in length (length buckets): pad to the widest."""
+    """Batches of per-token predictions may differ in length (batch widths vary): pad to the widest."""
     width = max(p.shape[1] for p in parts) if parts[0].ndim > 1 else None
     if width is not None and any(p.shape[1] != width for p in parts):
         fill = -1 if np.issubdtype(parts[0].dtype, np.integer) else np.nan

@@ -122,25 +122,27 @@ def _features(n, max_len=64):
 
 def test_train_stream_visits_every_example_once_per_epoch_and_is_deterministic():
     features = _features(37)
-    stream = TrainBatches(features, 8, seed=3, max_length=64, buckets=True)
+    stream = TrainBatches(features, 8, seed=3, max_length=64, multiple=16)
     seen = np.concatenate([stream[k]["labels"] for k in range(37 * 2 // 8 + 1)])
     assert sorted(seen[:37]) == list(range(37)) and sorted(seen[37:74]) == list(range(37))
     assert not np.array_equal(seen[:37], seen[37:74])  # a new permutation each epoch
-    again = TrainBatches(features, 8, seed=3, max_length=64, buckets=True)
+    again = TrainBatches(features, 8, seed=3, max_length=64, multiple=16)
     assert all(np.array_equal(stream[k]["input_ids"], again[k]["input_ids"]) for k in (0, 5, 9))
-    for k in range(9):  # each batch is cut to a power-of-two bucket that holds its longest row
+    for k in range(9):  # each batch is cut to the next multiple of 16 that holds its longest row
         batch = stream[k]
         width = batch["input_ids"].shape[1]
         longest = features.lengths[stream.indices(k)].max()
-        assert width == bucket_width(longest, 64, True) and width >= longest and (width == 64 or width < 2 * longest
-                                                                                   or width == 16)
-    hosts = [TrainBatches(features, 8, 3, 64, True, process_index=p, process_count=2)[4] for p in range(2)]
+        assert width % 16 == 0 and longest <= width < longest + 16
+        assert np.all(batch["attention_mask"].sum(1) == features.lengths[stream.indices(k)])  # nothing real cut
+    assert [bucket_width(n, 128, 32) for n in (1, 32, 33, 100, 128)] == [32, 32, 64, 128, 128]
+    assert bucket_width(5, 100, 0) == 100 and bucket_width(99, 100, 32) == 100
+    hosts = [TrainBatches(features, 8, 3, 64, 16, process_index=p, process_count=2)[4] for p in range(2)]
     assert np.array_equal(np.concatenate([h["labels"] for h in hosts]), stream[4]["labels"])
 
 
 def test_eval_batches_cover_each_example_once_and_mark_padding():
     features = _features(21)
-    batches = EvalBatches(features, 8, max_length=64, buckets=True)
+    batches = EvalBatches(features, 8, max_length=64, multiple=16)
     assert len(batches) == 3
     gathered = {k: np.concatenate([batches[i][k] for i in range(3)]) for k in ("labels", "example_index")}
     assert (gathered["example_index"] == -1).sum() == 3
