@@ -104,7 +104,7 @@ def evaluate(task, eval_sets: dict, params, eval_fn, data_sharding, max_batches:
         results.update(task.evaluate(predictions, split))
         if write_predictions and jax.process_index() == 0:
             task.write_predictions(predictions, split)
-    return task.combine(results) if hasattr(task, "combine") else results
+    return task.combine(results)
 
 
 def run(config, workdir: str) -> dict:

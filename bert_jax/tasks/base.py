@@ -15,7 +15,7 @@ trainer pure functions for the jitted steps:
 Optional members with defaults: ``eval_splits`` (scored at every evaluation), ``selection_metric``
 (picks the best checkpoint; None = keep the last), ``num_train_examples`` (epoch-based schedules),
 ``test_splits()`` and ``write_predictions(predictions, split)`` (prediction files at the end),
-``flops_per_batch(batch)``.
+``combine(results)`` (merged results of all eval splits), ``flops_per_batch(batch)``.
 """
 
 from __future__ import annotations
@@ -70,6 +70,10 @@ class Task(abc.ABC):
 
     def write_predictions(self, predictions: dict, split: str) -> None:  # noqa: B027  (optional hook)
         """Prediction files of a split (host side, process 0), at the end of a run."""
+
+    def combine(self, results: dict) -> dict:
+        """Results of all eval splits merged → final results (e.g. a score over several splits)."""
+        return results
 
     def flops_per_batch(self, batch: dict) -> float:
         return len(batch["input_ids"]) * self.flops_per_example()
