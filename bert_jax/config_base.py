@@ -77,7 +77,8 @@ def pretraining_config() -> ml_collections.ConfigDict:
 def finetuning_config(task: str) -> ml_collections.ConfigDict:
     """Defaults of every fine-tuning task: the paper's recipe (batch 32, 3 epochs, lr 5e-5 from
     {5e-5, 3e-5, 2e-5}, 10% linear warmup then linear decay, weight decay 0.01, dropout 0.1),
-    with bias-corrected AdamW (as HF; ``optim.name='bert_adam'`` gives Google's exact optimizer)."""
+    with bias-corrected AdamW (as HF; ``optim.name='bert_adam'`` gives Google's exact optimizer) and
+    Google's decay counted from step 0 (``optim.schedule='linear_after_warmup'`` gives HF Trainer's)."""
     c = ml_collections.ConfigDict()
     c.task = ml_collections.ConfigDict({"name": task, "subtask": ""})
     # With init_from, the encoder's size comes from there and preset is ignored; other fields override.

@@ -31,9 +31,12 @@ def warmup_then_decay(peak: float, warmup_steps: int, total_steps: int, kind: st
                       power: float = 1.0, end: float = 0.0) -> optax.Schedule:
     """Google's schedule: lr = peak·step/warmup while step < warmup, else a polynomial decay from peak to
     ``end`` **counted from step 0** over ``total_steps`` (so it is already below peak when warmup ends),
-    as optimization.py computes it. kind: 'linear' (power 1), 'poly' (``power``) or 'constant'."""
-    if kind not in ("linear", "poly", "constant"):
-        raise ValueError(f"schedule kind={kind!r}; expected 'linear', 'poly' or 'constant'")
+    as optimization.py computes it. kind: 'linear' (power 1), 'poly' (``power``), 'constant', or
+    'linear_after_warmup': HF's get_linear_schedule_with_warmup, whose decay starts at peak when warmup
+    ends (post-warmup lr up to total/(total-warmup) × Google's)."""
+    kinds = ("linear", "poly", "constant", "linear_after_warmup")
+    if kind not in kinds:
+        raise ValueError(f"schedule kind={kind!r}; expected one of {kinds}")
     if total_steps <= 0 and kind != "constant":
         raise ValueError(f"total_steps must be positive for a decaying schedule, got {total_steps}")
     exponent = 1.0 if kind == "linear" else power
@@ -42,6 +45,8 @@ def warmup_then_decay(peak: float, warmup_steps: int, total_steps: int, kind: st
         step = jnp.asarray(step, jnp.float32)
         if kind == "constant":
             decayed = jnp.asarray(peak, jnp.float32)
+        elif kind == "linear_after_warmup":
+            decayed = peak * jnp.maximum(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
         else:
             fraction = 1.0 - jnp.minimum(step, total_steps) / total_steps
             decayed = (peak - end) * fraction**exponent + end

@@ -57,6 +57,17 @@ def test_schedule_matches_googles():
         assert float(schedule(step)) == pytest.approx(google_lr(step, 1e-4, 10, 100), rel=1e-5, abs=1e-12)  # fp32
 
 
+def test_linear_after_warmup_matches_transformers_schedule(torch_transformers):
+    torch, transformers = torch_transformers
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1e-4)
+    reference = transformers.get_linear_schedule_with_warmup(opt, num_warmup_steps=10, num_training_steps=100)
+    schedule = warmup_then_decay(1e-4, warmup_steps=10, total_steps=100, kind="linear_after_warmup")
+    for step in range(0, 120):
+        assert float(schedule(step)) == pytest.approx(opt.param_groups[0]["lr"], rel=1e-5, abs=1e-12)
+        opt.step()
+        reference.step()
+
+
 def test_bert_adam_matches_google_update_rule():
     params = _params()
     schedule = warmup_then_decay(0.05, warmup_steps=2, total_steps=8)
