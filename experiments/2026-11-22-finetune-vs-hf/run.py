@@ -214,8 +214,8 @@ def _run_hf_ner(torch, transformers, tokenizer, seed: int, start: float) -> dict
 
 
 # ----------------------------------------------------------------------------------------- reporting
-METRIC = {"cola": "matthews_correlation", "sst2": "accuracy", "mrpc": "f1", "stsb": "pearson", "rte": "accuracy",
-          "conll": "f1"}
+METRICS = {"cola": ("matthews_correlation",), "sst2": ("accuracy",), "mrpc": ("f1", "accuracy"),
+           "stsb": ("pearson", "spearmanr"), "rte": ("accuracy",), "conll": ("f1", "precision", "recall")}
 
 
 def report(out: str) -> None:
@@ -226,20 +226,23 @@ def report(out: str) -> None:
 
     with open(os.path.join(out, "results.json")) as f:
         results = json.load(f)
-    lines = ["| task | metric | bert_jax | HF transformers (PyTorch) | difference | seeds |", "|---|---|---|---|---|---|"]
+    lines = ["| task | metric | bert_jax | HF transformers (PyTorch) | difference | seeds | minutes (ours / HF) |",
+             "|---|---|---|---|---|---|---|"]
     names, ours_means, hf_means = [], [], []
     for task in TASKS:
         rows = [r for r in results if r["task"] == task]
         if not rows:
             continue
-        metric = METRIC[task]
-        ours = np.array([100 * r["ours"][metric] for r in rows])
-        hf = np.array([100 * r["hf"][metric] for r in rows])
-        lines.append(f"| {task} | {metric} | {ours.mean():.2f} ± {ours.std():.2f} | {hf.mean():.2f} ± {hf.std():.2f} "
-                     f"| {ours.mean() - hf.mean():+.2f} | {len(rows)} |")
-        names.append(task)
-        ours_means.append(ours.mean())
-        hf_means.append(hf.mean())
+        for i, metric in enumerate(METRICS[task]):
+            ours = np.array([100 * r["ours"][metric] for r in rows])
+            hf = np.array([100 * r["hf"][metric] for r in rows])
+            minutes = " / ".join(f"{np.mean([r[side]['seconds'] for r in rows]) / 60:.1f}" for side in ("ours", "hf"))
+            lines.append(f"| {task} | {metric} | {ours.mean():.2f} ± {ours.std():.2f} | {hf.mean():.2f} ± "
+                         f"{hf.std():.2f} | {ours.mean() - hf.mean():+.2f} | {len(rows)} | {minutes if i == 0 else ''} |")
+            if i == 0:
+                names.append(task)
+                ours_means.append(ours.mean())
+                hf_means.append(hf.mean())
     with open(os.path.join(out, "results.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
