@@ -6,6 +6,7 @@ which removes most padding while the step compiles only once per width.
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import math
 import os
@@ -166,8 +167,9 @@ class FinetuneTask(Task):
                              f"max_position_embeddings={self.model_config.max_position_embeddings}")
         self._features: dict[str, Features] = {}
 
+    @abc.abstractmethod
     def featurize(self, split: str) -> Features:
-        raise NotImplementedError
+        """The split's examples as host arrays (GLUE, SWAG and NER each implement it)."""
 
     def features(self, split: str) -> Features:
         if split not in self._features:
