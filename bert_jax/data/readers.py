@@ -1,4 +1,4 @@
-"""Readers for labelled task files: GLUE TSV, SWAG CSV and CoNLL-2003 column files.
+"""Readers for labelled task files: GLUE TSV, SWAG CSV, CoNLL-2003 column files and SQuAD JSON.
 
 Each reader checks every row as the real files have it and raises ``DataError`` naming the file, the
 1-based line and what was expected, before anything is trained or written.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import json
 from typing import Iterator, Sequence
 
 
@@ -187,3 +188,95 @@ def iob1_to_bio(tags: Sequence[str]) -> list[str]:
         out.append(tag)
         previous = tag
     return out
+
+
+# ------------------------------------------------------------------------------------------ SQuAD JSON
+@dataclasses.dataclass
+class SquadExample:
+    qid: str
+    question: str
+    context: str  # the paragraph; shared (the same str object) by its questions
+    answers: list[tuple[str, int]]  # (text, answer_start in characters); [] when unanswerable
+    is_impossible: bool = False  # v2.0
+    title: str = ""
+
+    def aligned(self, k: int = 0) -> bool:
+        """Whether answer k's text is found at its answer_start in the context."""
+        text, start = self.answers[k]
+        return self.context[start:start + len(text)] == text
+
+
+def _field(obj, key: str, kind, where: str, path: str):
+    if not isinstance(obj, dict) or key not in obj:
+        raise DataError(f"{path}: {where}: missing {key!r}")
+    value = obj[key]
+    if not isinstance(value, kind):
+        raise DataError(f"{path}: {where}.{key}: {type(value).__name__}, expected {kind.__name__}")
+    return value
+
+
+def parse_articles(spec: str, key: str) -> slice:
+    """'' → all articles; 'start:stop' (either may be empty) → that slice."""
+    if not spec:
+        return slice(None)
+    parts = spec.split(":")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        start, stop = (int(p) if p.strip() else None for p in parts)
+    except ValueError:
+        raise ValueError(f"config.data.{key}={spec!r}; expected 'start:stop' (e.g. '0:16')") from None
+    return slice(start, stop)
+
+
+def read_squad_json(path: str, articles: slice = slice(None)) -> list[SquadExample]:
+    """SQuAD v1.1 / v2.0 JSON ({"data": [{"title", "paragraphs": [{"context", "qas": [{"id",
+    "question", "answers": [{"text", "answer_start"}], "is_impossible"?}]}]}]}), the articles in
+    ``articles`` (a slice of the article list: train on some articles, evaluate on others).
+
+    Structural problems (invalid JSON, a missing or empty field, a duplicate id) are errors naming the
+    file and the JSON location. An answer whose text is not at its answer_start is kept (evaluation
+    uses only texts); featurisation of training data skips and counts such questions, as the references do.
+    """
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    try:
+        document = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except json.JSONDecodeError as e:
+        raise DataError(f"{path}:{e.lineno}:{e.colno}: not valid JSON ({e.msg})") from None
+    data = _field(document, "data", list, "top level", path)
+    examples, seen = [], set()
+    for a in range(len(data))[articles]:
+        title = data[a].get("title", "") if isinstance(data[a], dict) else ""
+        for p, paragraph in enumerate(_field(data[a], "paragraphs", list, f"data[{a}]", path)):
+            where = f"data[{a}].paragraphs[{p}]"
+            context = _field(paragraph, "context", str, where, path)
+            qas = _field(paragraph, "qas", list, where, path)
+            if not context.strip() and qas:
+                raise DataError(f"{path}: {where}.context is empty but the paragraph has {len(qas)} questions")
+            for q, qa in enumerate(qas):
+                at = f"{where}.qas[{q}]"
+                qid = str(_field(qa, "id", object, at, path))
+                question = _field(qa, "question", str, at, path)
+                if not question.strip():
+                    raise DataError(f"{path}: {at} (id {qid}): the question is empty")
+                if qid in seen:
+                    raise DataError(f"{path}: {at}: duplicate question id {qid!r}")
+                seen.add(qid)
+                impossible = bool(qa.get("is_impossible", False))
+                answers = []
+                for k, answer in enumerate(_field(qa, "answers", list, at, path)):
+                    text = _field(answer, "text", str, f"{at}.answers[{k}]", path)
+                    start = _field(answer, "answer_start", int, f"{at}.answers[{k}]", path)
+                    answers.append((text, start))
+                if impossible and answers:
+                    raise DataError(f"{path}: {at} (id {qid}): is_impossible but has answers")
+                examples.append(SquadExample(qid, question, context, answers, impossible, title))
+    if not examples:
+        raise DataError(f"{path}: no questions" + ("" if articles == slice(None) else f" in articles {articles}"))
+    return examples

@@ -1,0 +1,196 @@
+"""SQuAD v1.1 and v2.0: extractive QA with start/end logits over question + context windows.
+
+Featurisation (windows, doc stride, offsets) is in data/squad_windows.py, answer selection (n-best,
+null odds) in tasks/squad_answers.py, EM/F1 and the null-threshold search in metrics.py. Sources: the
+SQuAD JSON files in ``data.dir`` (``data.train_file`` / ``data.dev_file``) or TFDS ``squad/v1.1`` /
+``squad/v2.0``; ``data.train_articles`` / ``data.dev_articles`` ("start:stop") take a slice of the
+articles, to train on some articles of a file and evaluate on others.
+
+Results (official names): exact, f1 (and the v2.0 HasAns_/NoAns_ breakdown) at
+``data.null_score_diff_threshold``; for v2.0 also best_exact, best_exact_thresh, best_f1 and
+best_f1_thresh, the official evaluate-v2.0 search of the threshold, run on the best non-null answers
+(so that it can find any threshold, not only those above the one the predictions were cut at).
+Files in predictions/<split>/: predictions.json (qid → text), nbest_predictions.json and, for v2.0,
+null_odds.json, which evaluate-v2.0.py reads with --na-prob-file.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+
+import jax.numpy as jnp
+import optax
+
+from bert_jax import metrics
+from bert_jax.data import squad_windows
+from bert_jax.data.readers import DataError, SquadExample, parse_articles, read_squad_json
+from bert_jax.io_utils import write_json
+from bert_jax.models.heads import SpanHead
+from bert_jax.tasks.base import register
+from bert_jax.tasks.finetune import Features, FinetuneTask, in_order
+from bert_jax.tasks.squad_answers import Answers, best_answers
+
+log = logging.getLogger(__name__)
+
+VERSIONS = ("v1.1", "v2.0")
+TFDS_SPLITS = {"train": "train", "dev": "validation"}
+
+
+def read_squad_tfds(version: str, split: str, data_dir: str | None, articles: slice) -> list[SquadExample]:
+    """TFDS ``squad/<version>``: one record per question; articles are the titles in order of appearance."""
+    import tensorflow_datasets as tfds
+
+    by_title: dict[str, list[SquadExample]] = {}
+    for record in tfds.as_numpy(tfds.load(f"squad/{version}", split=split, data_dir=data_dir or None)):
+        answers = record["answers"]
+        texts = [t.decode("utf-8") for t in answers["text"]]
+        starts = [int(s) for s in answers["answer_start"]]
+        example = SquadExample(record["id"].decode("utf-8"), record["question"].decode("utf-8"),
+                               record["context"].decode("utf-8"), list(zip(texts, starts, strict=True)),
+                               bool(record.get("is_impossible", False)), record["title"].decode("utf-8"))
+        by_title.setdefault(example.title, []).append(example)
+    titles = list(by_title)[articles]
+    return [e for t in titles for e in by_title[t]]
+
+
+@register("squad")
+class SquadTask(FinetuneTask):
+    selection_metric = "f1"
+
+    def __init__(self, config, workdir: str):
+        super().__init__(config, workdir)
+        if config.task.subtask not in VERSIONS:
+            raise ValueError(f"config.task.subtask={config.task.subtask!r}; expected one of {VERSIONS}")
+        self.version_2 = config.task.subtask == "v2.0"
+        data = config.data
+        if data.doc_stride < 1:
+            raise ValueError(f"config.data.doc_stride={data.doc_stride}; expected ≥ 1")
+        self._articles = {"train": parse_articles(data.train_articles, "train_articles"),
+                          "dev": parse_articles(data.dev_articles, "dev_articles")}
+        self._examples: dict[str, list[SquadExample]] = {}
+        self._windows: dict[str, squad_windows.SquadWindows] = {}
+        self._answers: dict[str, tuple[int, Answers]] = {}
+
+    # ------------------------------------------------------------------------------------ data
+    def _path(self, split: str) -> str:
+        data = self.config.data
+        name = data.train_file if split == "train" else data.dev_file
+        if not data.dir and not os.path.isabs(name):
+            raise ValueError(f"config.data.dir is empty; give the folder with {name} (or an absolute file path)")
+        return os.path.join(data.dir, name)
+
+    def examples(self, split: str) -> list[SquadExample]:
+        if split not in self._examples:
+            data = self.config.data
+            if data.source == "tfds":
+                out = read_squad_tfds(self.config.task.subtask, TFDS_SPLITS[split], data.tfds_data_dir,
+                                      self._articles[split])
+            elif data.source == "files":
+                out = read_squad_json(self._path(split), self._articles[split])
+            else:
+                raise ValueError(f"config.data.source={data.source!r}; expected 'files' or 'tfds'")
+            if not self.version_2 and any(e.is_impossible for e in out):
+                raise DataError(f"{self._path(split)}: has unanswerable questions (is_impossible); "
+                                "use configs/squad.py:version=2")
+            if split == "train":
+                out = [out[i] for i in self.limit(len(out))]
+            self._examples[split] = out
+            log.info("squad %s: %d questions", split, len(out))
+        return self._examples[split]
+
+    def windows(self, split: str) -> squad_windows.SquadWindows:
+        if split not in self._windows:
+            data = self.config.data
+            self._windows[split] = squad_windows.featurize(
+                self.examples(split), self.tokenizer, self.max_length, data.doc_stride, data.max_query_length,
+                training=split == "train", out_of_span=data.out_of_span)
+        return self._windows[split]
+
+    def featurize(self, split: str) -> Features:
+        windows = self.windows(split)
+        log.info("squad %s: %d windows", split, len(windows.lengths))
+        return Features(windows.arrays, windows.lengths)
+
+    # ------------------------------------------------------------------------------- model side
+    def head(self):
+        return SpanHead(self.model_config)
+
+    def inputs(self, batch):
+        return {k: batch[k] for k in ("input_ids", "token_type_ids", "attention_mask")}
+
+    @staticmethod
+    def _masked(logits, attention_mask):
+        # Padding can never be an answer; masking it also makes the loss independent of the batch's width.
+        return jnp.where(attention_mask > 0, logits.astype(jnp.float32), -1e9)
+
+    def loss(self, outputs, batch):
+        """Mean of the start and end cross-entropies (Google's and HF's loss)."""
+        start = self._masked(outputs["start_logits"], batch["attention_mask"])
+        end = self._masked(outputs["end_logits"], batch["attention_mask"])
+        loss = (optax.softmax_cross_entropy_with_integer_labels(start, batch["start_positions"])
+                + optax.softmax_cross_entropy_with_integer_labels(end, batch["end_positions"])) / 2
+        exact = (jnp.argmax(start, -1) == batch["start_positions"]) & (jnp.argmax(end, -1) == batch["end_positions"])
+        return jnp.mean(loss), {"span_accuracy": jnp.mean(exact)}
+
+    def predict(self, outputs, batch):
+        return {"start_logits": self._masked(outputs["start_logits"], batch["attention_mask"]),
+                "end_logits": self._masked(outputs["end_logits"], batch["attention_mask"]),
+                "example_index": batch["example_index"]}
+
+    # ------------------------------------------------------------------------------- host side
+    def answers(self, predictions, split) -> Answers:
+        """Postprocessed answers of a prediction pass (cached for the pass: evaluate and
+        write_predictions see the same arrays)."""
+        key = id(predictions)
+        if self._answers.get(split, (None,))[0] != key:
+            ordered = in_order(predictions)
+            windows = self.windows(split)
+            index = ordered["example_index"]
+            data = self.config.data
+            answers = best_answers(self.examples(split), windows.example[index], ordered["start_logits"],
+                                   ordered["end_logits"], windows.offsets[index], windows.max_context[index],
+                                   data.n_best_size, data.max_answer_length, with_null=self.version_2)
+            self._answers[split] = (key, answers)
+        return self._answers[split][1]
+
+    def _gold(self, split: str, qids) -> dict[str, list[str]]:
+        by_id = {e.qid: e for e in self.examples(split)}
+        return {q: ([t for t, _ in by_id[q].answers] if not by_id[q].is_impossible else [""]) for q in qids}
+
+    def threshold(self, answers: Answers, split: str) -> float | None:
+        """The null threshold applied to predictions: the configured one, or with
+        ``data.use_best_threshold`` the best-F1 threshold searched on this split."""
+        if not self.version_2:
+            return None
+        if self.config.data.use_best_threshold:
+            return self._search(answers, split)["best_f1_thresh"]
+        return float(self.config.data.null_score_diff_threshold)
+
+    def _search(self, answers: Answers, split: str) -> dict:
+        gold = self._gold(split, answers.text)
+        exact, f1 = metrics.squad_scores(answers.text, gold)
+        best_exact, exact_thresh = metrics.best_null_threshold(exact, answers.null_odds, gold, answers.text)
+        best_f1, f1_thresh = metrics.best_null_threshold(f1, answers.null_odds, gold, answers.text)
+        return {"best_exact": best_exact, "best_exact_thresh": exact_thresh, "best_f1": best_f1,
+                "best_f1_thresh": f1_thresh}
+
+    def evaluate(self, predictions, split):
+        answers = self.answers(predictions, split)
+        out = metrics.squad_evaluate(answers.predictions(self.threshold(answers, split)),
+                                     self._gold(split, answers.text))
+        if self.version_2:
+            out.update(self._search(answers, split), null_score_diff_threshold=self.threshold(answers, split))
+        return out
+
+    def write_predictions(self, predictions, split):
+        answers = self.answers(predictions, split)
+        directory = os.path.join(self.predictions_dir(), split)
+        os.makedirs(directory, exist_ok=True)
+        write_json(os.path.join(directory, "predictions.json"), answers.predictions(self.threshold(answers, split)))
+        write_json(os.path.join(directory, "nbest_predictions.json"), answers.nbest)
+        if self.version_2:
+            # +inf (no non-null span) as a large finite number: strict JSON readers reject Infinity.
+            odds = {q: (v if math.isfinite(v) else 1e30) for q, v in answers.null_odds.items()}
+            write_json(os.path.join(directory, "null_odds.json"), odds)
