@@ -122,10 +122,14 @@ def best_null_threshold(scores: dict[str, float], null_odds: dict[str, float],
                         gold_answers: dict[str, list[str]], predictions: dict[str, str]) -> tuple[float, float]:
     """The official evaluate-v2.0 find_best_thresh: sweep the no-answer odds (null score minus best
     non-null score) and return (best score in percent, threshold). A question is answered '' when its
-    odds exceed the threshold."""
+    odds exceed the threshold.
+
+    One deliberate difference: when abstaining on every question is best, the official script returns
+    threshold 0.0, which does not give its own best score when applied; this returns a threshold below
+    every odds value (min − 1), which does."""
     answerable = {q: any(normalize_answer(x) for x in g) for q, g in gold_answers.items()}
     current = best = float(sum(not a for a in answerable.values()))
-    threshold = 0.0
+    threshold = min(null_odds[q] for q in scores) - 1.0 if scores else 0.0
     for qid in sorted(null_odds, key=lambda q: null_odds[q]):
         if qid not in scores:
             continue

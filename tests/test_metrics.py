@@ -59,6 +59,10 @@ def test_null_threshold_search_on_a_constructed_example():
     # If u1's odds were below a2's, no threshold could separate them: the best is 3/4.
     best, threshold = metrics.best_null_threshold(exact, {**odds, "u1": -2.0}, gold, predictions)
     assert best == 75.0
+    # Every answer wrong: abstaining everywhere is best (2/4), with a threshold below every odds value.
+    wrong = {"a1": "no", "a2": "no", "u1": "z", "u2": "w"}
+    exact, _ = metrics.squad_scores(wrong, gold)
+    assert metrics.best_null_threshold(exact, odds, gold, wrong) == (50.0, -4.0)
 
 
 def test_entity_f1_matches_seqeval():
