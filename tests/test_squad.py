@@ -346,3 +346,32 @@ def test_bad_squad_input_fails_before_training_and_leaves_nothing(tmp_path, mini
                "--config.data.train_file=broken.json", "--config.data.dev_file=broken.json", check=False)
     assert proc.returncode != 0 and "broken.json:1:11: not valid JSON" in proc.stderr
     assert not workdir.exists() or not any(workdir.iterdir())
+
+
+def test_a_long_document_is_answered_with_an_eval_batch_smaller_than_its_windows(tmp_path, minilm_dir):
+    """Windows are the unit of batching: 2 per eval batch here, a dozen for the question; predictions of
+    all batches are joined (train._concat) and the answer in the last window wins."""
+    from bert_jax.tasks.squad import SquadTask
+    from bert_jax.train import _concat
+
+    config = squad_config("runlocal")
+    config.data.update(vocab=os.path.join(minilm_dir, "vocab.txt"), max_seq_length=64, doc_stride=16)
+    config.eval_batch_size = 2
+    task = SquadTask(config, str(tmp_path))
+    context = " ".join(f"w{i}" for i in range(150)) + " Paris is the answer."
+    task._examples["dev"] = [SquadExample("q", "Where?", context, [("Paris", context.index("Paris"))])]
+    windows = task.windows("dev")
+    dataset = task.dataset("dev")
+    assert len(windows.lengths) > 6 and len(dataset) == -(-len(windows.lengths) // 2)
+    parts = {"start_logits": [], "end_logits": [], "example_index": []}
+    for k in range(len(dataset)):
+        batch = dataset[k]
+        index = np.maximum(batch["example_index"], 0)
+        width = batch["input_ids"].shape[1]
+        hit = windows.offsets[index, :width, 0] == context.index("Paris")
+        logits = np.where(hit, 5.0, -5.0) + np.random.default_rng(k).normal(0, 0.1, hit.shape)
+        parts["start_logits"].append(logits)
+        parts["end_logits"].append(logits)
+        parts["example_index"].append(batch["example_index"])
+    predictions = {k: _concat(v) for k, v in parts.items()}
+    assert task.evaluate(predictions, "dev") == {"exact": 100.0, "f1": 100.0, "total": 1}
