@@ -71,6 +71,7 @@ def pretraining_config() -> ml_collections.ConfigDict:
     c.init_from = ""  # HF dir, TF checkpoint dir or a bert_jax workdir: encoder weights
     c.init_head = False  # also take the head from init_from (continued pretraining, phase 2)
     c.seed = 0
+    c.allow_config_change = False  # resume a workdir whose config.json differs from this config
     return c
 
 
@@ -119,6 +120,7 @@ def finetuning_config(task: str) -> ml_collections.ConfigDict:
     c.init_from = ""  # HF dir, TF checkpoint dir or a bert_jax workdir; the head starts fresh
     c.init_head = False
     c.seed = 0
+    c.allow_config_change = False  # resume a workdir whose config.json differs from this config
     return c
 
 

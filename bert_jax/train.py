@@ -4,6 +4,7 @@ mesh → task/data → model → shapes & shardings → state (resume | init_fro
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
@@ -21,6 +22,7 @@ from jax.sharding import NamedSharding, PartitionSpec
 
 from bert_jax import flops, sharding, tasks
 from bert_jax import step as steps
+from bert_jax import workdir as workdir_lib
 from bert_jax.checkpoint import BestCheckpoint, Checkpointer, PreemptionFlag
 from bert_jax.io_utils import write_json
 from bert_jax.logging_utils import MetricsLogger, plot_curves
@@ -51,14 +53,14 @@ def schedule_steps(config, task) -> tuple[int, int, int]:
     return total, warmup, per_epoch
 
 
-def _record_config(config, workdir: str, task) -> None:
+def _record_config(config, workdir: str, task, write_config: bool) -> None:
     """config.json (the run) and model/ (the encoder's HF config.json and the vocab), so that a workdir
-    can be ``init_from`` of a later run. The first run's config describes the workdir."""
+    can be ``init_from`` of a later run. The first run's config describes the workdir (until a resume
+    with ``allow_config_change`` replaces it)."""
     if jax.process_index() != 0:
         return
-    path = os.path.join(workdir, "config.json")
-    if not os.path.exists(path):
-        write_json(path, json.loads(config.to_json_best_effort()))
+    if write_config:
+        write_json(os.path.join(workdir, "config.json"), _config_dict(config))
     model_dir = os.path.join(workdir, "model")
     if not os.path.exists(os.path.join(model_dir, "config.json")):
         os.makedirs(model_dir, exist_ok=True)
@@ -107,9 +109,21 @@ def evaluate(task, eval_sets: dict, params, eval_fn, data_sharding, max_batches:
     return task.combine(results)
 
 
+def _config_dict(config) -> dict:
+    return json.loads(config.to_json_best_effort())
+
+
 def run(config, workdir: str) -> dict:
-    """Trains (or resumes) in ``workdir``; returns the final eval results."""
+    """Trains (or resumes) in ``workdir``; returns the final eval results. The workdir is locked for the
+    run, and a workdir that holds another config is refused (unless ``allow_config_change``)."""
     os.makedirs(workdir, exist_ok=True)
+    with workdir_lib.WorkdirLock(workdir) if jax.process_index() == 0 else contextlib.nullcontext():
+        write_config = workdir_lib.check_config(os.path.join(workdir, "config.json"), _config_dict(config),
+                                                config.get("allow_config_change", False))
+        return _run(config, workdir, write_config)
+
+
+def _run(config, workdir: str, write_config: bool) -> dict:
     check_config(config)
 
     # --- mesh: fails fast when the shape does not fit the devices
@@ -135,7 +149,7 @@ def run(config, workdir: str) -> dict:
         raise ValueError("config.eval_every / ckpt_every ≤ 0 (once per epoch) needs config.num_train_epochs")
     log.info("%s: %d steps (%d warmup)%s", task.name, total_steps, warmup_steps,
              f", {steps_per_epoch} per epoch" if steps_per_epoch else "")
-    _record_config(config, workdir, task)
+    _record_config(config, workdir, task, write_config)
 
     # --- model and optimizer
     model = BertWithHead(task.model_config, task.head())
