@@ -72,6 +72,7 @@ def pretraining_config() -> ml_collections.ConfigDict:
     c.init_head = False  # also take the head from init_from (continued pretraining, phase 2)
     c.seed = 0
     c.allow_config_change = False  # resume a workdir whose config.json differs from this config
+    c.nonfinite = "skip"  # NaN/Inf loss or gradients: skip the update and count it ('skip') or end the run ('stop')
     return c
 
 
@@ -121,6 +122,7 @@ def finetuning_config(task: str) -> ml_collections.ConfigDict:
     c.init_head = False
     c.seed = 0
     c.allow_config_change = False  # resume a workdir whose config.json differs from this config
+    c.nonfinite = "skip"  # NaN/Inf loss or gradients: skip the update and count it ('skip') or end the run ('stop')
     return c
 
 

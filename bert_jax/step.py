@@ -41,10 +41,17 @@ def train_step(state: TrainState, batch: dict, *, model: nn.Module, task, tx) ->
         return task.loss(outputs, batch)
 
     (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+    grad_norm = _global_norm(grads)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
-    metrics = {"loss": loss, "grad_norm": _global_norm(grads), "param_norm": _global_norm(params),
-               "update_norm": _global_norm(updates), **aux}
+    # A NaN/Inf loss or gradient (the global norm is non-finite iff some element is) skips the update:
+    # params and optimizer state stay as they were, so a non-finite value never reaches a checkpoint.
+    # The step still advances (batch k is consumed); the trainer counts skipped steps from "nonfinite".
+    finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
+    keep = lambda new, old: jax.tree_util.tree_map(lambda n, o: jnp.where(finite, n, o), new, old)  # noqa: E731
+    params, opt_state = keep(params, state.params), keep(opt_state, state.opt_state)
+    metrics = {"loss": loss, "grad_norm": grad_norm, "param_norm": _global_norm(params),
+               "update_norm": _global_norm(updates), "nonfinite": 1 - finite.astype(jnp.int32), **aux}
     return TrainState(state.step + 1, params, opt_state, state.rng), metrics
 
 

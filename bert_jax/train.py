@@ -33,10 +33,12 @@ log = logging.getLogger(__name__)
 
 
 def check_config(config) -> None:
-    """Errors that need no compute: batch divisibility and schedule sanity."""
+    """Errors that need no compute: batch divisibility, schedule sanity, known policies."""
     if config.total_steps <= 0 and not config.get("num_train_epochs"):
         raise ValueError(f"config.total_steps must be positive (or config.num_train_epochs set), got "
                          f"{config.total_steps}")
+    if config.get("nonfinite", "skip") not in ("skip", "stop"):
+        raise ValueError(f"config.nonfinite={config.nonfinite!r}; expected 'skip' or 'stop'")
     if config.batch_size % jax.process_count():
         raise ValueError(f"config.batch_size={config.batch_size} is not divisible by {jax.process_count()} processes")
 
@@ -283,7 +285,7 @@ class Loop:
                 pending.append(metrics)
                 done = step + 1
                 if done % config.log_every == 0 or done == plan.total_steps:
-                    values = {k: float(np.mean([m[k] for m in jax.device_get(pending)])) for k in pending[0]}
+                    values = self._interval_metrics(jax.device_get(pending), done)
                     now = time.perf_counter()
                     seconds = (now - last_time) / len(pending)
                     values.update(learning_rate=float(self.schedule(step)), step_time=seconds,
@@ -291,8 +293,6 @@ class Loop:
                     utilisation = flops.mfu(step_flops / len(pending), seconds, jax.device_count(), device_kind)
                     if utilisation is not None:
                         values["mfu"] = utilisation
-                    if not all(np.isfinite(v) for v in values.values()):
-                        raise FloatingPointError(f"non-finite metrics at step {done}: {values}")
                     logger.write(done, "train", values)
                     pending, real_tokens, step_flops, last_time = [], 0, 0.0, time.perf_counter()
                 if done % plan.eval_every == 0 or done == plan.total_steps:
@@ -315,6 +315,26 @@ class Loop:
             logger.close()
             preemption.restore_handler()
         return results
+
+    def _interval_metrics(self, pending: list[dict], done: int) -> dict:
+        """Means over the steps since the last log line, of the steps whose update was applied;
+        ``skipped_steps`` counts the others (non-finite loss or gradients). ``config.nonfinite='stop'``
+        ends the run at the first of them (params and checkpoints are still finite)."""
+        finite = [m for m in pending if not m["nonfinite"]]
+        skipped = len(pending) - len(finite)
+        first = done - len(pending) + 1
+        if skipped:
+            if self.config.get("nonfinite", "skip") == "stop":
+                raise FloatingPointError(
+                    f"non-finite loss or gradients at {skipped} of steps {first}..{done}; their updates were "
+                    "skipped and no checkpoint holds a non-finite value. config.nonfinite='skip' goes on past "
+                    "such steps")
+            log.warning("steps %d..%d: %d with non-finite loss or gradients, their updates skipped", first, done,
+                        skipped)
+        values = {k: float(np.mean([m[k] for m in finite])) if finite else float("nan")
+                  for k in pending[0] if k != "nonfinite"}
+        values["skipped_steps"] = skipped
+        return values
 
     def _finish(self, last_step: int, params, last_results: dict, params_target) -> None:
         """eval_results.json and prediction files (dev and test) from the best params when selecting,

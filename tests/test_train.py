@@ -249,3 +249,50 @@ def test_paper_configs_load_and_base_runs_locally(tmp_path, name):
         config.total_steps = 2
         results = train.run(config, str(tmp_path / "run"))
         assert Checkpointer(str(tmp_path / "run")).latest_step() == 2 and results["masked_tokens"] > 0
+
+
+class _Poisoned:
+    """Training batches where the listed steps carry a NaN masked_lm weight (so a NaN loss and gradients)."""
+
+    def __init__(self, dataset, steps):
+        self.dataset, self.steps = dataset, set(steps)
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, k):
+        batch = dict(self.dataset[k])
+        if k in self.steps:
+            batch["masked_lm_weights"] = np.array(batch["masked_lm_weights"], np.float32)
+            batch["masked_lm_weights"][0, 0] = np.nan
+        return batch
+
+
+def test_a_nonfinite_step_is_skipped_counted_and_never_saved(tmp_path, data_dir, monkeypatch):
+    """Step 3 (0-based 2) of 4 has a NaN loss: its update is skipped, so the run ends with the params of
+    steps 1, 2 and 4's updates; with the same data minus the poison, a 2-step run gives step 2's params,
+    which the poisoned run holds at its step-3 checkpoint. metrics.jsonl counts the skipped step;
+    nonfinite='stop' ends the run with a clear error instead."""
+    from bert_jax.tasks.pretrain import PretrainTask
+
+    original = PretrainTask.dataset
+    monkeypatch.setattr(PretrainTask, "dataset", lambda self, split: _Poisoned(original(self, split), [2])
+                        if split == "train" else original(self, split))
+    common = {"data.dir": data_dir, "log_every": 1, "eval_every": 100, "ckpt_every": 1, "keep_checkpoints": 5,
+              "optim.schedule": "constant", "optim.warmup_steps": 0, "async_checkpointing": False}
+    poisoned = str(tmp_path / "poisoned")
+    train.run(load_config(**common, total_steps=4), poisoned)
+    lines = [json.loads(x) for x in open(os.path.join(poisoned, "metrics.jsonl")) if '"train"' in x]
+    assert [x["skipped_steps"] for x in lines] == [0, 0, 1, 0]
+    assert all(np.isfinite(x["loss"]) for x in lines if not x["skipped_steps"])
+    checkpointer = Checkpointer(poisoned)
+    for step in (1, 2, 3, 4):
+        leaves = jax.tree_util.tree_leaves(checkpointer.restore(None, step=step))
+        assert all(np.isfinite(np.asarray(x)).all() for x in leaves if np.issubdtype(np.asarray(x).dtype, np.floating))
+    clean = str(tmp_path / "clean")
+    train.run(load_config(**common, total_steps=2), clean)
+    assert_trees_equal(checkpointer.restore(None, step=3)["params"], final_params(clean))
+    assert_trees_equal(checkpointer.restore(None, step=3)["opt_state"], Checkpointer(clean).restore(None)["opt_state"])
+
+    with pytest.raises(FloatingPointError, match=r"non-finite loss or gradients at 1 of steps 3\.\.3"):
+        train.run(load_config(**common, total_steps=4, nonfinite="stop"), str(tmp_path / "stop"))
