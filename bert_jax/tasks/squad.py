@@ -10,7 +10,8 @@ Results (official names): exact, f1 (and the v2.0 HasAns_/NoAns_ breakdown) at
 ``data.null_score_diff_threshold``; for v2.0 also best_exact, best_exact_thresh, best_f1 and
 best_f1_thresh, the official evaluate-v2.0 search of the threshold, run on the best non-null answers
 (so that it can find any threshold, not only those above the one the predictions were cut at).
-Files in predictions/<split>/: predictions.json (qid → text), nbest_predictions.json and, for v2.0,
+An epoch is one pass over the training windows (as HF's Trainer counts; Google's run_squad counts
+questions). Files in predictions/<split>/: predictions.json (qid → text), nbest_predictions.json and, for v2.0,
 null_odds.json, which evaluate-v2.0.py reads with --na-prob-file.
 """
 
@@ -47,9 +48,11 @@ def read_squad_tfds(version: str, split: str, data_dir: str | None, articles: sl
         answers = record["answers"]
         texts = [t.decode("utf-8") for t in answers["text"]]
         starts = [int(s) for s in answers["answer_start"]]
+        # v2.0 records say is_impossible; without the field, a v2.0 question with no answers is unanswerable.
+        impossible = bool(record["is_impossible"]) if "is_impossible" in record else version == "v2.0" and not texts
         example = SquadExample(record["id"].decode("utf-8"), record["question"].decode("utf-8"),
                                record["context"].decode("utf-8"), list(zip(texts, starts, strict=True)),
-                               bool(record.get("is_impossible", False)), record["title"].decode("utf-8"))
+                               impossible, record["title"].decode("utf-8"))
         by_title.setdefault(example.title, []).append(example)
     titles = list(by_title)[articles]
     return [e for t in titles for e in by_title[t]]
@@ -92,8 +95,8 @@ class SquadTask(FinetuneTask):
             else:
                 raise ValueError(f"config.data.source={data.source!r}; expected 'files' or 'tfds'")
             if not self.version_2 and any(e.is_impossible for e in out):
-                raise DataError(f"{self._path(split)}: has unanswerable questions (is_impossible); "
-                                "use configs/squad.py:version=2")
+                source = self._path(split) if data.source == "files" else f"TFDS squad/{self.config.task.subtask}"
+                raise DataError(f"{source}: has unanswerable questions (is_impossible); use configs/squad.py:version=2")
             if split == "train":
                 out = [out[i] for i in self.limit(len(out))]
             self._examples[split] = out
