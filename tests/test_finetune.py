@@ -68,14 +68,6 @@ def read_tsv_rows(path):
         return [line.rstrip("\n").split("\t") for line in f]
 
 
-@pytest.fixture
-def shared_or_none(request):
-    try:
-        return request.getfixturevalue("shared_data")
-    except pytest.skip.Exception:
-        return None
-
-
 def test_glue_rte_from_an_hf_checkpoint_writes_metrics_and_leaderboard_files(tmp_path, minilm_dir, shared_or_none):
     data = rte_folder(tmp_path, shared_or_none)
     workdir = tmp_path / "run"

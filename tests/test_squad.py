@@ -283,14 +283,6 @@ def _folder(tmp_path, shared_data):
     return str(tmp_path), os.path.basename(squad_json(tmp_path / "small.json", paragraphs))
 
 
-@pytest.fixture
-def shared_or_none(request):
-    try:
-        return request.getfixturevalue("shared_data")
-    except pytest.skip.Exception:
-        return None
-
-
 def test_squad_v1_through_the_cli_writes_official_files(tmp_path, minilm_dir, shared_or_none):
     folder, name = _folder(tmp_path, shared_or_none)
     workdir = tmp_path / "run"
