@@ -47,6 +47,10 @@ class TsvTable:
 
     def column(self, name: str | int) -> int:
         if isinstance(name, int):
+            width = len(self.rows[0])
+            if name >= width:
+                raise DataError(f"{self.path}:{self.line_numbers[0]}: {width} tab-separated columns; column "
+                                f"{name + 1} is needed")
             return name
         if self.header is None or name not in self.header:
             raise DataError(f"{self.path}:1: no column {name!r} in the header {self.header}")
@@ -103,8 +107,8 @@ def read_swag_csv(path: str) -> list[SwagExample]:
         reader = csv.reader(f)
         try:
             header = next(reader, None)
-            if header is None:
-                raise DataError(f"{path}: empty file")
+            if not header:
+                raise DataError(f"{path}:1: " + ("empty file" if header is None else "empty header line"))
             header[0] = header[0].removeprefix("\ufeff")
             expected = list(SWAG_COLUMNS) if "label" in header else list(SWAG_COLUMNS[:-1])
             if header != expected:
