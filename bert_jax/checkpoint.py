@@ -22,6 +22,10 @@ from bert_jax.io_utils import write_json
 log = logging.getLogger(__name__)
 
 
+class CheckpointError(RuntimeError):
+    """No checkpoint of the workdir can be restored."""
+
+
 class Checkpointer:
     def __init__(self, workdir: str, max_to_keep: int = 3, async_save: bool = True):
         self.directory = os.path.abspath(os.path.join(workdir, "checkpoints"))
@@ -39,6 +43,44 @@ class Checkpointer:
         """``abstract_state``: ShapeDtypeStructs with the target shardings."""
         step = self.latest_step() if step is None else step
         return self.manager.restore(step, args=ocp.args.StandardRestore(abstract_state))
+
+    def restore_newest_readable(self, abstract_state: Any) -> Any:
+        """The newest checkpoint that restores. One that cannot be read (a truncated or deleted file) is
+        named in a warning and moved to ``<workdir>/unreadable_checkpoints/<step>`` (kept for inspection,
+        out of the way of new saves), and the previous one is tried. Raises CheckpointError when none
+        restores: the run never starts afresh over checkpoints it could not read."""
+        steps = sorted(self.manager.all_steps(), reverse=True)
+        failures = []
+        for step in steps:
+            try:
+                state = self.restore(abstract_state, step)
+            except Exception as e:  # noqa: BLE001  (Orbax/TensorStore raise many types for damaged files)
+                reason = f"{type(e).__name__}: {str(e).splitlines()[0][:300] if str(e) else ''}"
+                failures.append((step, reason))
+                log.warning("checkpoint %s/%d cannot be read (%s); trying the previous one", self.directory, step,
+                            reason)
+                continue
+            for bad, _ in failures:
+                log.warning("unreadable checkpoint %d moved to %s", bad, self.set_aside(bad))
+            return state
+        if steps:
+            listing = "; ".join(f"step {step} ({reason})" for step, reason in failures)
+            raise CheckpointError(f"no checkpoint in {self.directory} can be read: {listing}. "
+                                  "Restore the files, or move the directory away to start from scratch")
+        return None
+
+    def set_aside(self, step: int) -> str:
+        """Moves an unreadable step out of the checkpoint directory; returns where it went."""
+        target = os.path.join(os.path.dirname(self.directory), "unreadable_checkpoints", str(step))
+        suffix = 1
+        while os.path.exists(target):  # the same step set aside before
+            target = os.path.join(os.path.dirname(target), f"{step}.{suffix}")
+            suffix += 1
+        if jax.process_index() == 0:  # one mover on a shared filesystem
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            shutil.move(os.path.join(self.directory, str(step)), target)
+        self.manager.reload()
+        return target
 
     def wait(self) -> None:
         self.manager.wait_until_finished()

@@ -173,10 +173,10 @@ def _run(config, workdir: str, write_config: bool) -> dict:
         # --- state: resume ▸ init_from ▸ scratch
         checkpointer = Checkpointer(workdir, config.keep_checkpoints, config.async_checkpointing)
         init = jax.jit(lambda r: nn.unbox(create(r)), out_shardings=state_shardings)
-        if checkpointer.latest_step() is not None:
-            target = jax.tree_util.tree_map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s),
-                                            _strip_boxes(abstract), state_shardings)
-            state = checkpointer.restore(target)
+        target = jax.tree_util.tree_map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s),
+                                        _strip_boxes(abstract), state_shardings)
+        state = checkpointer.restore_newest_readable(target) if checkpointer.latest_step() is not None else None
+        if state is not None:
             log.info("resumed from %s step %d", checkpointer.directory, int(state.step))
         else:
             state = init(rng)

@@ -296,3 +296,37 @@ def test_a_nonfinite_step_is_skipped_counted_and_never_saved(tmp_path, data_dir,
 
     with pytest.raises(FloatingPointError, match=r"non-finite loss or gradients at 1 of steps 3\.\.3"):
         train.run(load_config(**common, total_steps=4, nonfinite="stop"), str(tmp_path / "stop"))
+
+
+def _damage(step_dir, how):
+    """Truncates (to half) or deletes the largest file of a checkpoint step."""
+    files = [os.path.join(d, f) for d, _, names in os.walk(step_dir) for f in names]
+    largest = max(files, key=os.path.getsize)
+    if how == "truncate":
+        with open(largest, "r+b") as f:
+            f.truncate(os.path.getsize(largest) // 2)
+    else:
+        os.remove(largest)
+    return largest
+
+
+def test_an_unreadable_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, data_dir, caplog):
+    """Damage the newest checkpoint: the run warns, sets it aside, resumes from the one before and ends
+    bit-identical to the undamaged run. With every checkpoint damaged it stops with a clear error."""
+    from bert_jax.checkpoint import CheckpointError
+
+    config = load_config(**{"data.dir": data_dir}, total_steps=4, ckpt_every=2, keep_checkpoints=3, log_every=2,
+                         eval_every=100, async_checkpointing=False)
+    workdir = str(tmp_path / "run")
+    train.run(config, workdir)
+    reference = final_params(workdir)
+    _damage(os.path.join(workdir, "checkpoints", "4"), "truncate")
+    train.run(config, workdir)
+    assert "checkpoint" in caplog.text and "/4 cannot be read" in caplog.text
+    assert os.path.isdir(os.path.join(workdir, "unreadable_checkpoints", "4"))
+    assert_trees_equal(final_params(workdir), reference)
+
+    _damage(os.path.join(workdir, "checkpoints", "4"), "delete")
+    _damage(os.path.join(workdir, "checkpoints", "2"), "truncate")
+    with pytest.raises(CheckpointError, match=r"no checkpoint in .*checkpoints can be read: step 4 \(.*; step 2 \("):
+        train.run(config, workdir)
