@@ -342,11 +342,19 @@ class Loop:
         out = {"step": last_step, **last_results}
         if self.best is not None and self.best.record is not None:
             record = self.best.record
+            selected = {"step": record["step"], "selected_by": self.best.metric}
             if record["step"] != last_step:
-                params = self.best.restore(params_target)
-                last_results = self.evaluate(params, write_predictions=True)
-            out = {"step": record["step"], "selected_by": self.best.metric, **last_results,
-                   "last_step": {"step": last_step, **out}}
+                try:
+                    params = self.best.restore(params_target)
+                except Exception as e:  # noqa: BLE001  (a damaged best/<step>: keep the last params, say so)
+                    reason = f"{type(e).__name__}: {str(e).splitlines()[0][:300] if str(e) else ''}"
+                    log.warning("best checkpoint %s/%d cannot be read (%s); results from the last step instead",
+                                self.best.directory, record["step"], reason)
+                    selected = {"step": last_step, "selected_by": f"last step (best/{record['step']} unreadable: "
+                                                                  f"{reason})"}
+                else:
+                    last_results = self.evaluate(params, write_predictions=True)
+            out = {**selected, **last_results, "last_step": {"step": last_step, **out}}
         for split, dataset in self.test_sets.items():
             predictions = predict(dataset, params, self.eval_fn, self.data_sharding)
             if jax.process_index() == 0:

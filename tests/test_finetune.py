@@ -334,3 +334,25 @@ def test_model_config_comes_from_init_from_and_config_model_overrides_it(minilm_
     config.init_from = str(google)
     model = model_config_for(config, 30522)
     assert (model.hidden_size, model.gelu_approximate, model.hidden_dropout_prob) == (128, True, 0.2)
+
+
+def test_a_damaged_best_checkpoint_falls_back_to_the_last_params_and_says_so(tmp_path, vocab):
+    """best/<step> holds the selected params; if it cannot be read at the end, the run still finishes, with
+    the last step's results, a warning, and selected_by naming the damage."""
+    data = rte_folder(tmp_path)
+    workdir = tmp_path / "run"
+    common = [f"--config.data.dir={data}", f"--config.data.vocab={vocab}"]
+    cli("glue.py:rte,runlocal", workdir, *common)
+    record = json.loads((workdir / "best.json").read_text())
+    if record["step"] != 3:  # make step 3 the recorded best, whose files are then damaged
+        os.rename(workdir / "best" / str(record["step"]), workdir / "best" / "3")
+        (workdir / "best.json").write_text(json.dumps({**record, "step": 3}))
+    files = [os.path.join(d, f) for d, _, names in os.walk(workdir / "best" / "3") for f in names]
+    largest = max(files, key=os.path.getsize)
+    with open(largest, "r+b") as f:
+        f.truncate(os.path.getsize(largest) // 2)
+    proc = cli("glue.py:rte,runlocal", workdir, *common)
+    results = json.loads((workdir / "eval_results.json").read_text())
+    assert results["step"] == 6 and results["selected_by"].startswith("last step (best/3 unreadable")
+    log = proc.stdout + proc.stderr
+    assert "best checkpoint" in log and "cannot be read" in log

@@ -155,12 +155,15 @@ def test_sigkill_then_restart_is_bit_identical(tmp_path, data_dir, uninterrupted
     assert_trees_equal(final_params(workdir), uninterrupted)
 
 
-def test_sigterm_saves_exits_zero_and_resume_continues(tmp_path, data_dir, uninterrupted):
+def test_sigterm_twice_saves_exits_zero_and_resume_continues(tmp_path, data_dir, uninterrupted):
     workdir = str(tmp_path / "terminated")
     process = subprocess.Popen(_cli(workdir, data_dir), env=_env(), stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE)
     reached = _wait_for_step(workdir, 10, process)
     process.send_signal(signal.SIGTERM)
+    time.sleep(0.3)  # a second SIGTERM while the first one's save is under way must not spoil it
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 0, stderr.decode()[-2000:]
     saved = Checkpointer(workdir).latest_step()
