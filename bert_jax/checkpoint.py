@@ -37,6 +37,7 @@ class Checkpointer:
         return self.manager.latest_step()
 
     def save(self, step: int, state: Any, force: bool = False) -> bool:
+        log.info("step %d: checkpoint save starts", step)
         return self.manager.save(step, args=ocp.args.StandardSave(state), force=force)
 
     def restore(self, abstract_state: Any, step: int | None = None) -> Any:

@@ -296,6 +296,7 @@ class Loop:
                     logger.write(done, "train", values)
                     pending, real_tokens, step_flops, last_time = [], 0, 0.0, time.perf_counter()
                 if done % plan.eval_every == 0 or done == plan.total_steps:
+                    log.info("step %d: evaluation starts", done)
                     results = self.evaluate(state.params, write_predictions=done == plan.total_steps)
                     logger.write(done, "eval", results)
                     if self.best is not None:

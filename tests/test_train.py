@@ -333,3 +333,24 @@ def test_an_unreadable_newest_checkpoint_falls_back_to_the_previous_one(tmp_path
     _damage(os.path.join(workdir, "checkpoints", "2"), "truncate")
     with pytest.raises(CheckpointError, match=r"no checkpoint in .*checkpoints can be read: step 4 \(.*; step 2 \("):
         train.run(config, workdir)
+
+
+@pytest.mark.parametrize("moment", ["checkpoint save starts", "evaluation starts"])
+def test_sigkill_inside_a_save_or_an_evaluation_then_restart_is_bit_identical(tmp_path, data_dir, uninterrupted,
+                                                                               moment):
+    """SIGKILL the moment the second async save (or evaluation) begins, read from the run's own log."""
+    workdir = str(tmp_path / "killed")
+    process = subprocess.Popen(_cli(workdir, data_dir, "--config.eval_every=6", "--config.eval_batches=2"),
+                               env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    seen = 0
+    for line in process.stdout:
+        if moment in line:
+            seen += 1
+            if seen == 2:
+                process.send_signal(signal.SIGKILL)
+                break
+    process.wait()
+    assert seen == 2 and process.returncode == -signal.SIGKILL
+    subprocess.run(_cli(workdir, data_dir, "--config.eval_every=6", "--config.eval_batches=2"), env=_env(),
+                   check=True, capture_output=True)
+    assert_trees_equal(final_params(workdir), uninterrupted)
