@@ -348,8 +348,13 @@ def read_vocab(path: str) -> dict[str, int]:
     """vocab.txt: one token per line, id = line number (a repeated token keeps its last id, as HF)."""
     if not os.path.exists(path):
         raise FileNotFoundError(f"vocab file {path} does not exist")
-    with open(path, encoding="utf-8") as f:
-        tokens = [line.rstrip("\n").rstrip("\r") for line in f]
+    tokens = []
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, 1):
+            try:
+                tokens.append(raw.decode("utf-8").rstrip("\n").rstrip("\r"))
+            except UnicodeDecodeError as e:
+                raise ValueError(f"{path}:{number}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     vocab = {t: i for i, t in enumerate(tokens)}
     if not vocab:
         raise ValueError(f"vocab file {path} is empty")
