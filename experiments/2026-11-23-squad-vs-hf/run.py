@@ -228,6 +228,40 @@ def run_v2(out: str) -> None:
     print(json.dumps({k: results[k] for k in keys}, indent=1))
 
 
+def threshold_curve(out: str) -> None:
+    """F1 over null thresholds from the v2 run's files (null_odds.json, nbest_predictions.json), with the
+    searched best marked: threshold_curve.png."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from bert_jax import metrics
+    from bert_jax.data.readers import read_squad_json
+
+    directory = os.path.join(out, "ours_v2_seed0", "predictions", "dev")
+    odds = json.load(open(os.path.join(directory, "null_odds.json")))
+    nbest = json.load(open(os.path.join(directory, "nbest_predictions.json")))
+    text = {q: next((e["text"] for e in entries if e["text"]), "") for q, entries in nbest.items()}
+    gold = {e.qid: [t for t, _ in e.answers] if not e.is_impossible else [""]
+            for e in read_squad_json(os.path.join(out, "v2-synthetic.json"), DEV)}
+    thresholds = np.linspace(-6, 6, 121)
+    f1 = [metrics.squad_evaluate({q: "" if odds[q] > t else text[q] for q in gold}, gold)["f1"] for t in thresholds]
+    with open(os.path.join(out, "results_v2.json")) as f:
+        best = json.load(f)
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    ax.plot(thresholds, f1, label="F1 at threshold τ")
+    ax.axvline(best["best_f1_thresh"], color="C1", linestyle="--",
+               label=f"searched best τ={best['best_f1_thresh']:.2f} (F1 {best['best_f1']:.2f})")
+    ax.axvline(0.0, color="gray", linestyle=":", label=f"τ=0 (F1 {best['f1']:.2f})")
+    ax.set_xlabel("null score − best span score threshold τ")
+    ax.set_ylabel("dev F1")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "threshold_curve.png"), dpi=120)
+    print({f"{t:+.1f}": round(v, 2) for t, v in zip(thresholds[::10], f1[::10], strict=True)})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", default="0")
@@ -237,7 +271,9 @@ def main() -> None:
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     if args.v2:
-        run_v2(args.out)
+        if not args.report_only:
+            run_v2(args.out)
+        threshold_curve(args.out)
         return
     path = os.path.join(args.out, "results.json")
     if not args.report_only:
