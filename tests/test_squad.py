@@ -367,3 +367,13 @@ def test_a_long_document_is_answered_with_an_eval_batch_smaller_than_its_windows
         parts["example_index"].append(batch["example_index"])
     predictions = {k: _concat(v) for k, v in parts.items()}
     assert task.evaluate(predictions, "dev") == {"exact": 100.0, "f1": 100.0, "total": 1}
+    # A second pass with other logits is answered afresh (the per-pass cache must not return the first pass).
+    del parts, predictions
+    flipped = {"start_logits": [], "end_logits": [], "example_index": []}
+    for k in range(len(dataset)):
+        batch = dataset[k]
+        hit = windows.offsets[np.maximum(batch["example_index"], 0), :batch["input_ids"].shape[1], 0] == 0
+        flipped["start_logits"].append(np.where(hit, 5.0, -5.0))
+        flipped["end_logits"].append(np.where(hit, 5.0, -5.0))
+        flipped["example_index"].append(batch["example_index"])
+    assert task.evaluate({k: _concat(v) for k, v in flipped.items()}, "dev")["exact"] == 0.0

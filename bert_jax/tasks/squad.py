@@ -74,7 +74,7 @@ class SquadTask(FinetuneTask):
                           "dev": parse_articles(data.dev_articles, "dev_articles")}
         self._examples: dict[str, list[SquadExample]] = {}
         self._windows: dict[str, squad_windows.SquadWindows] = {}
-        self._answers: dict[str, tuple[int, Answers]] = {}
+        self._answers: dict[str, tuple[dict, Answers]] = {}
 
     # ------------------------------------------------------------------------------------ data
     def _path(self, split: str) -> str:
@@ -146,8 +146,9 @@ class SquadTask(FinetuneTask):
     def answers(self, predictions, split) -> Answers:
         """Postprocessed answers of a prediction pass (cached for the pass: evaluate and
         write_predictions see the same arrays)."""
-        key = id(predictions)
-        if self._answers.get(split, (None,))[0] != key:
+        # The cache holds the predictions object itself: comparing identity with a live object cannot be
+        # fooled by a new dict that reuses a freed one's id().
+        if self._answers.get(split, (None,))[0] is not predictions:
             ordered = in_order(predictions)
             windows = self.windows(split)
             index = ordered["example_index"]
@@ -155,7 +156,7 @@ class SquadTask(FinetuneTask):
             answers = best_answers(self.examples(split), windows.example[index], ordered["start_logits"],
                                    ordered["end_logits"], windows.offsets[index], windows.max_context[index],
                                    data.n_best_size, data.max_answer_length, with_null=self.version_2)
-            self._answers[split] = (key, answers)
+            self._answers[split] = (predictions, answers)
         return self._answers[split][1]
 
     def _gold(self, split: str, qids) -> dict[str, list[str]]:
