@@ -7,13 +7,11 @@ import os
 import tempfile
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from bert_jax.data.readers import DataError, read_conll, read_squad_json, read_swag_csv  # noqa: E402
-from bert_jax.tasks.glue import SUBTASKS, read_glue_tsv  # noqa: E402
+from bert_jax.data.readers import DataError, read_conll, read_squad_json, read_swag_csv
+from bert_jax.tasks.glue import SUBTASKS, read_glue_tsv
 
 # Fixed examples in CI (a failure there reproduces); fresh ones on every local run.
 SETTINGS = settings(max_examples=150, deadline=None, derandomize=bool(os.environ.get("CI")),
