@@ -22,6 +22,11 @@ from bert_jax.io_utils import write_json
 log = logging.getLogger(__name__)
 
 
+def describe_error(e: Exception) -> str:
+    """One line for a log or results file: the type and the first line of the message."""
+    return f"{type(e).__name__}: {str(e).splitlines()[0][:300] if str(e) else ''}"
+
+
 class CheckpointError(RuntimeError):
     """No checkpoint of the workdir can be restored."""
 
@@ -56,7 +61,7 @@ class Checkpointer:
             try:
                 state = self.restore(abstract_state, step)
             except Exception as e:  # noqa: BLE001  (Orbax/TensorStore raise many types for damaged files)
-                reason = f"{type(e).__name__}: {str(e).splitlines()[0][:300] if str(e) else ''}"
+                reason = describe_error(e)
                 failures.append((step, reason))
                 log.warning("checkpoint %s/%d cannot be read (%s); trying the previous one", self.directory, step,
                             reason)

@@ -23,7 +23,7 @@ from jax.sharding import NamedSharding, PartitionSpec
 from bert_jax import flops, sharding, tasks
 from bert_jax import step as steps
 from bert_jax import workdir as workdir_lib
-from bert_jax.checkpoint import BestCheckpoint, Checkpointer, PreemptionFlag
+from bert_jax.checkpoint import BestCheckpoint, Checkpointer, PreemptionFlag, describe_error
 from bert_jax.io_utils import write_json
 from bert_jax.logging_utils import MetricsLogger, plot_curves
 from bert_jax.models.heads import BertWithHead
@@ -348,7 +348,7 @@ class Loop:
                 try:
                     params = self.best.restore(params_target)
                 except Exception as e:  # noqa: BLE001  (a damaged best/<step>: keep the last params, say so)
-                    reason = f"{type(e).__name__}: {str(e).splitlines()[0][:300] if str(e) else ''}"
+                    reason = describe_error(e)
                     log.warning("best checkpoint %s/%d cannot be read (%s); results from the last step instead",
                                 self.best.directory, record["step"], reason)
                     selected = {"step": last_step, "selected_by": f"last step (best/{record['step']} unreadable: "
