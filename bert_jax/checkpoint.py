@@ -36,7 +36,8 @@ class Checkpointer:
         self.directory = os.path.abspath(os.path.join(workdir, "checkpoints"))
         options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, enable_async_checkpointing=async_save,
                                                create=True)
-        self.manager = ocp.CheckpointManager(self.directory, options=options)
+        self.manager = ocp.CheckpointManager(self.directory, options=options,
+                                             item_handlers=ocp.StandardCheckpointHandler())
 
     def latest_step(self) -> int | None:
         return self.manager.latest_step()
@@ -46,8 +47,14 @@ class Checkpointer:
         return self.manager.save(step, args=ocp.args.StandardSave(state), force=force)
 
     def restore(self, abstract_state: Any, step: int | None = None) -> Any:
-        """``abstract_state``: ShapeDtypeStructs with the target shardings."""
+        """``abstract_state``: ShapeDtypeStructs with the target shardings. None restores the saved tree
+        (nested dicts) onto this process's first device, whatever mesh or process count saved it (e.g.
+        a pod's workdir as ``init_from`` on one host)."""
         step = self.latest_step() if step is None else step
+        if abstract_state is None:
+            device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+            abstract_state = jax.tree_util.tree_map(
+                lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device), self.manager.item_metadata(step))
         return self.manager.restore(step, args=ocp.args.StandardRestore(abstract_state))
 
     def restore_newest_readable(self, abstract_state: Any) -> Any:
@@ -138,14 +145,29 @@ class BestCheckpoint:
 
 
 class PreemptionFlag:
-    """Set by SIGTERM (TPU VM / Slurm preemption); the loop finishes its step, saves and exits 0."""
+    """SIGTERM (TPU VM / Slurm preemption): the loop finishes its step, saves and exits 0.
+
+    One process: a Python handler sets a flag. Several processes must all save at the same step (the save
+    is collective), and SIGTERM may reach one host first or the hosts at different steps: JAX's preemption
+    service (started by jax.distributed.initialize; it owns SIGTERM there) agrees on the step, so no Python
+    handler is installed and ``stop_at`` asks the service at every step."""
 
     def __init__(self):
         self.requested = False
-        self._previous = signal.signal(signal.SIGTERM, self._handle)
+        self._multi = jax.process_count() > 1
+        self._previous = None if self._multi else signal.signal(signal.SIGTERM, self._handle)
 
     def _handle(self, signum, frame):
         self.requested = True
 
+    def stop_at(self, step: int) -> bool:
+        """True when the run must save and stop after ``step`` (the same answer on every process)."""
+        if self._multi:
+            from jax.experimental import multihost_utils
+
+            self.requested = self.requested or multihost_utils.reached_preemption_sync_point(step)
+        return self.requested
+
     def restore_handler(self) -> None:
-        signal.signal(signal.SIGTERM, self._previous)
+        if not self._multi:
+            signal.signal(signal.SIGTERM, self._previous)

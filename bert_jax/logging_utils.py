@@ -13,14 +13,22 @@ _CONSOLE_KEYS = ("loss", "mlm_accuracy", "nsp_accuracy", "learning_rate", "step_
 
 
 class MetricsLogger:
-    def __init__(self, workdir: str):
+    """Writes on process 0 only (the values are global: every process holds the same ones); with
+    ``enabled=False`` (the other processes) it does nothing, so one run has one log."""
+
+    def __init__(self, workdir: str, enabled: bool = True):
+        self.path = os.path.join(workdir, "metrics.jsonl")
+        self.enabled = enabled
+        if not enabled:
+            return
         from tensorboardX import SummaryWriter
 
-        self.path = os.path.join(workdir, "metrics.jsonl")
         self._file = open(self.path, "a", encoding="utf-8")
         self._writer = SummaryWriter(os.path.join(workdir, "tensorboard"))
 
     def write(self, step: int, split: str, values: dict) -> None:
+        if not self.enabled:
+            return
         self._file.write(json.dumps({"step": step, "split": split, **values}) + "\n")
         self._file.flush()
         for key, value in values.items():
@@ -33,6 +41,8 @@ class MetricsLogger:
         log.info("step %d %s %s", step, split, " ".join(shown))
 
     def close(self) -> None:
+        if not self.enabled:
+            return
         self._file.close()
         self._writer.close()
 

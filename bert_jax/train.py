@@ -18,6 +18,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.experimental import multihost_utils
 from jax.sharding import NamedSharding, PartitionSpec
 
 from bert_jax import flops, sharding, tasks
@@ -39,8 +40,9 @@ def check_config(config) -> None:
                          f"{config.total_steps}")
     if config.get("nonfinite", "skip") not in ("skip", "stop"):
         raise ValueError(f"config.nonfinite={config.nonfinite!r}; expected 'skip' or 'stop'")
-    if config.batch_size % jax.process_count():
-        raise ValueError(f"config.batch_size={config.batch_size} is not divisible by {jax.process_count()} processes")
+    for name in ("batch_size", "eval_batch_size"):  # both are global: each process feeds its equal share
+        if config[name] % jax.process_count():
+            raise ValueError(f"config.{name}={config[name]} is not divisible by {jax.process_count()} processes")
 
 
 def schedule_steps(config, task) -> tuple[int, int, int]:
@@ -85,6 +87,14 @@ def _concat(parts: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(parts)
 
 
+def _gather(tree) -> dict:
+    """Global arrays → numpy on every host. With several processes each holds only its rows, so they are
+    all-gathered (in process order, which is the global row order of ``_to_global``)."""
+    if jax.process_count() == 1:
+        return jax.device_get(tree)
+    return multihost_utils.process_allgather(tree, tiled=True)
+
+
 def predict(dataset, params, eval_fn, data_sharding, max_batches: int = 0) -> dict[str, np.ndarray]:
     """Runs eval_fn over a split (or its first max_batches batches); predictions gathered on the host."""
     n = len(dataset) if max_batches <= 0 else min(len(dataset), max_batches)
@@ -92,7 +102,7 @@ def predict(dataset, params, eval_fn, data_sharding, max_batches: int = 0) -> di
         raise ValueError("the eval split has fewer examples than one eval batch (config.eval_batch_size)")
     gathered: dict[str, list] = {}
     for i in range(n):
-        predictions = jax.device_get(eval_fn(params, _to_global(dataset[i], data_sharding)))
+        predictions = _gather(eval_fn(params, _to_global(dataset[i], data_sharding)))
         for k, v in predictions.items():
             gathered.setdefault(k, []).append(np.asarray(v))
     return {k: _concat(v) for k, v in gathered.items()}
@@ -270,7 +280,7 @@ class Loop:
     def run(self, state, params_target) -> dict:
         config, plan = self.config, self.plan
         preemption = PreemptionFlag()
-        logger = MetricsLogger(self.workdir)
+        logger = MetricsLogger(self.workdir, enabled=jax.process_index() == 0)
         device_kind = jax.devices()[0].device_kind
         start = int(state.step)
         pending, real_tokens, step_flops = [], 0, 0.0
@@ -302,15 +312,17 @@ class Loop:
                     if self.best is not None:
                         self.best.update(done, state.params, results)
                     last_time = time.perf_counter()
-                if done % plan.ckpt_every == 0 or done == plan.total_steps or preemption.requested:
-                    self.checkpointer.save(done, state, force=preemption.requested or done == plan.total_steps)
-                if preemption.requested:
+                stop = preemption.stop_at(done)
+                if done % plan.ckpt_every == 0 or done == plan.total_steps or stop:
+                    self.checkpointer.save(done, state, force=stop or done == plan.total_steps)
+                if stop:
                     log.warning("SIGTERM: checkpoint of step %d written; exiting", done)
                     return results
             if start >= plan.total_steps:
                 results = self.evaluate(state.params, write_predictions=True)
             self._finish(int(state.step), state.params, results, params_target)
-            plot_curves(self.workdir)
+            if jax.process_index() == 0:
+                plot_curves(self.workdir)
         finally:
             self.checkpointer.close()
             logger.close()

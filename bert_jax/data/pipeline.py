@@ -131,8 +131,12 @@ def pretraining_batches(source: PairSource, batch_size: int, max_seq_length: int
     """MapDataset whose item k is the host-local batch of step k (dict of [batch_size, ...] arrays);
     rows of a packed source get the packed features (see pretraining.packed_features).
 
-    ``batch_size`` is per host: the global batch is batch_size × process_count, each host taking every
-    process_count-th example of the shuffled stream.
+    ``batch_size`` is per host: the global batch is batch_size × process_count, and host h takes rows
+    [h·batch_size, (h+1)·batch_size) of it. Masks are drawn per position of the global stream (the random
+    map comes before the host slice), so the global batch of a step is the same rows in the same order
+    with the same masks however many processes share it. Without ``repeat`` (eval) and with several
+    processes, the examples that do not fill a whole global batch are left out: every host must feed a
+    batch of the same size.
     """
     process_index = jax.process_index() if process_index is None else process_index
     process_count = jax.process_count() if process_count is None else process_count
@@ -141,7 +145,6 @@ def pretraining_batches(source: PairSource, batch_size: int, max_seq_length: int
         ds = ds.shuffle(seed=seed)
     if repeat:
         ds = ds.repeat()
-    ds = ds[process_index::process_count]
 
     packed = source.max_per_row > 1
 
@@ -153,4 +156,12 @@ def pretraining_batches(source: PairSource, batch_size: int, max_seq_length: int
         ds = ds.random_map(lambda r, g: featurize(r, random.Random(int(g.integers(2**62)))), seed=seed + 1)
     else:  # the same mask for an example every time it is seen
         ds = ds.map(lambda r: featurize(r, random.Random(hash((seed, r["index"])) & (2**62 - 1))))
-    return ds.batch(batch_size, drop_remainder=repeat)
+    # Sub-batch s of the global stream is rows [s·batch_size, (s+1)·batch_size): global batch k is
+    # sub-batches k·P .. k·P+P-1, so host h takes every P-th sub-batch from h. Lazy: a host featurizes
+    # only its own examples.
+    ds = ds.batch(batch_size, drop_remainder=repeat or process_count > 1)
+    if process_count > 1:
+        if not repeat:
+            ds = ds[: len(ds) // process_count * process_count]
+        ds = ds[process_index::process_count]
+    return ds

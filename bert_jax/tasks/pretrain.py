@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.experimental import multihost_utils
 
 from bert_jax import flops
 from bert_jax.data import pipeline, sources
@@ -62,6 +63,17 @@ class PretrainTask(Task):
         return {k: data[k] for k in DATA_KEYS} | {"seed": self.config.seed}
 
     def _prepare(self) -> None:
+        """Process 0 prepares while the others wait at a barrier. Preparation is a pure function of the
+        config, so a host that still finds no data after the barrier (a workdir on host-local disk, not a
+        shared filesystem) prepares its own identical copy."""
+        if jax.process_index() == 0:
+            self._prepare_here()
+        if jax.process_count() > 1:
+            multihost_utils.sync_global_devices("bert_jax: pretraining data prepared")
+            if jax.process_index() != 0:
+                self._prepare_here()
+
+    def _prepare_here(self) -> None:
         settings = self._settings()
         meta = pipeline.read_meta(self.data_dir)
         if meta is not None:
@@ -69,8 +81,6 @@ class PretrainTask(Task):
                 raise ValueError(f"{self.data_dir} holds data made with other settings {meta['settings']}; "
                                  f"this run asks for {settings}. Use another config.data.dir or the same settings.")
             return
-        if jax.process_index() != 0:
-            raise RuntimeError(f"{self.data_dir} is not prepared; prepare it on process 0 first")
         data = self.config.data
         paths = _corpus_paths(data)
         if data.source != "python_docstrings" and not paths:
@@ -125,14 +135,12 @@ class PretrainTask(Task):
     def dataset(self, split: str):
         """train: shuffled, repeated, dynamically masked; eval: one fixed pass, static masks."""
         cfg, tok = self.config, self.tokenizer
-        per_host = cfg.batch_size // jax.process_count() if split == "train" else cfg.eval_batch_size
         training = split == "train"
+        per_host = (cfg.batch_size if training else cfg.eval_batch_size) // jax.process_count()
         return pipeline.pretraining_batches(
             pipeline.PairSource(self.data_dir, split), per_host, cfg.data.max_seq_length, self.mask,
             tok.special_ids, tok.mask_id, tok.vocab_size, tok.continuation_mask(), seed=cfg.seed,
             dynamic_masking=training and cfg.data.dynamic_masking, shuffle=training, repeat=training,
-            process_index=jax.process_index() if training else 0, process_count=jax.process_count() if training
-            else 1,
         )
 
     def inputs(self, batch):
