@@ -233,20 +233,38 @@ def test_bad_input_fails_before_training_and_leaves_nothing(tmp_path, vocab, cas
     assert not workdir.exists() or not os.listdir(workdir)  # no config, checkpoint, log or results file
 
 
-def test_sweep_writes_a_mean_std_table_and_a_plot(tmp_path, vocab, shared_or_none):
-    data = rte_folder(tmp_path, shared_or_none)
+def wnli_folder(root, shared_data=None, n=40):
+    """Real WNLI train/dev from ../shared when present, else hand-made rows in its layout (labels 0/1)."""
+    folder = os.path.join(root, "WNLI")
+    if shared_data:
+        shutil.copytree(os.path.join(shared_data, "glue", "WNLI"), folder)
+        return folder
+    rng = np.random.default_rng(1)
+    for split in ("train", "dev"):
+        write_tsv(os.path.join(folder, f"{split}.tsv"), ["index", "sentence1", "sentence2", "label"],
+                  [(i, sentence(rng), sentence(rng), i % 2) for i in range(n)])
+    return folder
+
+
+def test_sweep_two_tasks_two_seeds_in_parallel_processes_writes_the_table_and_plot(tmp_path, vocab, shared_or_none):
+    folders = {"rte": rte_folder(tmp_path, shared_or_none), "wnli": wnli_folder(tmp_path, shared_or_none)}
     out = tmp_path / "sweep"
-    run = f"--config={ROOT}/configs/glue.py:rte,runlocal --config.data.dir={data} --config.data.vocab={vocab}"
-    proc = subprocess.run([sys.executable, "-m", "bert_jax.sweep", f"--workdir={out}", f"--run={run}",
-                           "--learning_rates=1e-4", "--seeds=0,1"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=600)
+    runs = [f"--run=--config={ROOT}/configs/glue.py:{task},runlocal --config.data.dir={folder} "
+            f"--config.data.vocab={vocab}" for task, folder in folders.items()]
+    proc = subprocess.run([sys.executable, "-m", "bert_jax.sweep", f"--workdir={out}", *runs,
+                           "--learning_rates=1e-4", "--seeds=0,1", "--parallel=2"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    seeds = [json.loads((out / "glue_rte_runlocal" / f"lr1e-4_seed{s}" / "eval_results.json").read_text())
-             for s in (0, 1)]
     table = (out / "results.md").read_text()
-    mean, std = np.mean([r["accuracy"] for r in seeds]), np.std([r["accuracy"] for r in seeds])
-    assert f"accuracy {mean:.4f} ± {std:.4f}" in table and "| glue_rte_runlocal | 1e-4 | 2 |" in table
+    for task in folders:
+        seeds = [json.loads((out / f"glue_{task}_runlocal" / f"lr1e-4_seed{s}" / "eval_results.json").read_text())
+                 for s in (0, 1)]
+        mean, std = np.mean([r["accuracy"] for r in seeds]), np.std([r["accuracy"] for r in seeds])
+        row = next(line for line in table.splitlines() if line.startswith(f"| glue_{task}_runlocal | 1e-4 | 2 |"))
+        assert f"accuracy {mean:.4f} ± {std:.4f}" in row
     assert (out / "sweep.png").stat().st_size > 1000
+    rows = json.loads((out / "results.json").read_text())
+    assert sorted(r["run"] for r in rows) == ["glue_rte_runlocal", "glue_wnli_runlocal"]
 
 
 def _task_config(task, **data):

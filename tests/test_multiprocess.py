@@ -86,16 +86,20 @@ def _params(workdir) -> list[np.ndarray]:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """Two processes (process 0 prepares the data while process 1 waits at the barrier), then one
-    process with 8 devices on the same prepared data."""
+    """Two processes started by the GPU launcher's --local mode (the same environment it gives nodes;
+    process 0 prepares the data while process 1 waits at the barrier), then one process with 8 devices
+    on the same prepared data."""
     two, one = tmp_path_factory.mktemp("two"), tmp_path_factory.mktemp("one")
-    outputs = _finish(_start_two(two))
+    launcher = subprocess.run(["bash", "launch/gpu_nodes.sh", "--local=2", f"--port={_free_port()}", "--",
+                               *ARGS, f"--workdir={two}"], cwd=ROOT, capture_output=True, text=True, env=_env(4),
+                              timeout=900)
+    assert launcher.returncode == 0, launcher.stdout[-3000:] + launcher.stderr[-3000:]
     _run_one(one, f"--config.data.dir={two / 'data'}")
-    return two, one, outputs
+    return two, one
 
 
 def test_two_processes_match_one_process(runs):
-    two, one, _ = runs
+    two, one = runs
     two_metrics, one_metrics = _metrics(two), _metrics(one)
     # One log for the run: process 1 wrote no lines of its own.
     assert [(m["step"], m["split"]) for m in two_metrics] == [(m["step"], m["split"]) for m in one_metrics]
@@ -114,7 +118,7 @@ def test_two_processes_match_one_process(runs):
 
 
 def test_sigterm_to_one_host_stops_both_at_one_step_and_resume_matches(runs, tmp_path):
-    _, one, _ = runs
+    _, one = runs
     workdir = tmp_path / "preempted"
     data = ["--config.data.dir=" + str(runs[0] / "data"), "--config.ckpt_every=1000", "--config.eval_every=1000"]
     processes = _start_two(workdir, *data)
