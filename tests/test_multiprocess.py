@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 
 from bert_jax.checkpoint import Checkpointer
+from tests.test_finetune import rte_folder
 
 pytestmark = pytest.mark.slow
 
@@ -139,3 +140,25 @@ def test_sigterm_to_one_host_stops_both_at_one_step_and_resume_matches(runs, tmp
     np.testing.assert_allclose([loss for _, loss in resumed], [reference[s] for s, _ in resumed], rtol=2e-5)
     for a, b in zip(_params(workdir), _params(one), strict=True):
         np.testing.assert_allclose(a, b, rtol=0, atol=2e-6)
+
+
+def test_fine_tuning_on_two_processes_scores_and_predicts_as_one(tmp_path, minilm_dir, shared_or_none):
+    """Eval rows are split over the hosts and all-gathered: the two-process run scores every dev example
+    and writes the same prediction file as one process."""
+    args = ["--config=configs/glue.py:rte,runlocal", f"--config.init_from={minilm_dir}", "--config.eval_batches=0",
+            f"--config.data.dir={rte_folder(tmp_path, shared_or_none)}"]
+    two, one = tmp_path / "two", tmp_path / "one"
+    launcher = subprocess.run(["bash", "launch/gpu_nodes.sh", "--local=2", f"--port={_free_port()}", "--", *args,
+                               f"--workdir={two}"], cwd=ROOT, capture_output=True, text=True, env=_env(4), timeout=900)
+    assert launcher.returncode == 0, launcher.stdout[-3000:] + launcher.stderr[-3000:]
+    single = subprocess.run([sys.executable, "-m", "bert_jax.main", *args, f"--workdir={one}"], cwd=ROOT,
+                            capture_output=True, text=True, env=_env(8), timeout=600)
+    assert single.returncode == 0, single.stderr[-3000:]
+    two_results = json.loads((two / "eval_results.json").read_text())
+    one_results = json.loads((one / "eval_results.json").read_text())
+    assert two_results["step"] == one_results["step"]
+    np.testing.assert_allclose(two_results["accuracy"], one_results["accuracy"], rtol=0, atol=1e-12)
+    dev = (two / "predictions" / "dev.tsv").read_text()
+    assert dev == (one / "predictions" / "dev.tsv").read_text()
+    n_dev = len(open(os.path.join(rte_folder(tmp_path / "again", shared_or_none), "dev.tsv")).readlines()) - 1
+    assert len(dev.splitlines()) - 1 == n_dev  # every dev example, none twice
