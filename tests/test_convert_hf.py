@@ -105,6 +105,7 @@ def test_pretraining_heads_from_random_transformers_model(tmp_path, torch_transf
     np.testing.assert_allclose(gathered, expected, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_save_pretrained_reloads_in_transformers(tmp_path, torch_transformers):
     torch, transformers = torch_transformers
     config = BertConfig(vocab_size=120, hidden_size=64, num_hidden_layers=3, num_attention_heads=4,
@@ -170,6 +171,7 @@ def test_fine_tuning_head_starts_fresh_unless_checkpoint_has_it(tmp_path, minilm
     np.testing.assert_array_equal(again["head"]["classifier"]["kernel"], params["head"]["classifier"]["kernel"])
 
 
+@pytest.mark.slow
 def test_bad_checkpoints_give_clear_errors(tmp_path, minilm_dir):
     from safetensors.numpy import load_file, save_file
 

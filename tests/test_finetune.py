@@ -68,6 +68,7 @@ def read_tsv_rows(path):
         return [line.rstrip("\n").split("\t") for line in f]
 
 
+@pytest.mark.slow
 def test_glue_rte_from_an_hf_checkpoint_writes_metrics_and_leaderboard_files(tmp_path, minilm_dir, shared_or_none):
     data = rte_folder(tmp_path, shared_or_none)
     workdir = tmp_path / "run"
@@ -93,6 +94,7 @@ def test_glue_rte_from_an_hf_checkpoint_writes_metrics_and_leaderboard_files(tmp
     assert json.loads((second / "model" / "config.json").read_text())["hidden_size"] == 384
 
 
+@pytest.mark.slow
 def test_mnli_scores_matched_and_mismatched_and_predicts_ax(tmp_path, vocab):
     rng = np.random.default_rng(1)
     labels = ["entailment", "neutral", "contradiction"]
@@ -131,6 +133,7 @@ def test_mnli_scores_matched_and_mismatched_and_predicts_ax(tmp_path, vocab):
     assert (workdir / "predictions" / "dev_mismatched.tsv").exists()
 
 
+@pytest.mark.slow
 def test_stsb_regression_on_real_files(tmp_path, shared_data, vocab):
     workdir = tmp_path / "run"
     cli("glue.py:stsb,runlocal", workdir, f"--config.data.dir={shared_data}/glue/STS-B",
@@ -155,6 +158,7 @@ def write_swag(path, n, labelled=True, seed=0):
             writer.writerow(row + ([i % 4] if labelled else []))
 
 
+@pytest.mark.slow
 def test_swag_multiple_choice_on_hand_made_files_in_the_released_layout(tmp_path, vocab):
     folder = tmp_path / "swag"
     write_swag(folder / "train.csv", 32)
@@ -170,6 +174,7 @@ def test_swag_multiple_choice_on_hand_made_files_in_the_released_layout(tmp_path
     assert all(r[1] in "0123" for r in rows[1:])
 
 
+@pytest.mark.slow
 def test_ner_with_document_context_on_real_conll(tmp_path, vocab, shared_or_none):
     folder = tmp_path / "conll"
     if shared_or_none:
@@ -246,6 +251,7 @@ def wnli_folder(root, shared_data=None, n=40):
     return folder
 
 
+@pytest.mark.slow
 def test_sweep_two_tasks_two_seeds_in_parallel_processes_writes_the_table_and_plot(tmp_path, vocab, shared_or_none):
     folders = {"rte": rte_folder(tmp_path, shared_or_none), "wnli": wnli_folder(tmp_path, shared_or_none)}
     out = tmp_path / "sweep"
@@ -354,6 +360,7 @@ def test_model_config_comes_from_init_from_and_config_model_overrides_it(minilm_
     assert (model.hidden_size, model.gelu_approximate, model.hidden_dropout_prob) == (128, True, 0.2)
 
 
+@pytest.mark.slow
 def test_a_damaged_best_checkpoint_falls_back_to_the_last_params_and_says_so(tmp_path, vocab):
     """best/<step> holds the selected params; if it cannot be read at the end, the run still finishes, with
     the last step's results, a warning, and selected_by naming the damage."""

@@ -160,6 +160,7 @@ def test_bf16_compute_keeps_fp32_params_and_stays_close():
     assert np.abs(np.asarray(bf16, np.float32) - np.asarray(fp32)).max() < 0.1
 
 
+@pytest.mark.slow
 def test_heads_shapes_and_gathered_mlm_equals_full_mlm():
     ids, types, mask = _inputs(batch=2, seq=8)
     model = H.BertWithHead(TINY, H.PretrainingHeads(TINY))

@@ -26,7 +26,8 @@ import pytest
 from bert_jax.checkpoint import Checkpointer
 from tests.test_finetune import rte_folder
 
-pytestmark = pytest.mark.slow
+# One xdist worker runs these in order: two multi-process runs at once would only compete for the cores.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("multiprocess")]
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STEPS = 30

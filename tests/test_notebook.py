@@ -10,7 +10,11 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from tests.test_finetune import rte_folder
+
+pytestmark = pytest.mark.slow
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NOTEBOOK = os.path.join(ROOT, "notebooks", "finetune_glue_colab.ipynb")

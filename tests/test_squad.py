@@ -283,6 +283,7 @@ def _folder(tmp_path, shared_data):
     return str(tmp_path), os.path.basename(squad_json(tmp_path / "small.json", paragraphs))
 
 
+@pytest.mark.slow
 def test_squad_v1_through_the_cli_writes_official_files(tmp_path, minilm_dir, shared_or_none):
     folder, name = _folder(tmp_path, shared_or_none)
     workdir = tmp_path / "run"
@@ -305,6 +306,7 @@ def test_squad_v1_through_the_cli_writes_official_files(tmp_path, minilm_dir, sh
     assert not (workdir / "predictions" / "dev" / "null_odds.json").exists()
 
 
+@pytest.mark.slow
 def test_squad_v2_threshold_search_through_the_cli(tmp_path, minilm_dir, shared_data):
     """A v2.0-layout file built from the shared v1.1 articles; the run reports the official best threshold,
     and use_best_threshold applies it: the predictions then score best_f1."""

@@ -79,6 +79,7 @@ def ours(minilm_dir):
     return WordPieceTokenizer(os.path.join(minilm_dir, "vocab.txt"))
 
 
+@pytest.mark.slow
 def test_ids_identical_to_hf_on_all_shared_text(ours, hf_fast, shared_text):
     singles, pairs = shared_text
     assert len(singles) > 113_000  # GLUE rows per MANIFEST.md + 5,397 SQuAD questions + contexts

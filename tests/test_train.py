@@ -58,6 +58,7 @@ def assert_trees_equal(a, b, atol=0.0):
             np.testing.assert_array_equal(np.asarray(x), np.asarray(y), err_msg=str(path))
 
 
+@pytest.mark.slow
 def test_quick_run_writes_everything_and_resumes(tmp_path, data_dir):
     workdir = str(tmp_path / "run")
     config = load_config(**{"data.dir": data_dir})
@@ -76,6 +77,7 @@ def test_quick_run_writes_everything_and_resumes(tmp_path, data_dir):
     assert len(after) == len(train_lines) and again["mlm_accuracy"] == results["mlm_accuracy"]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(jax.device_count() < 8, reason="needs 8 devices")
 def test_meshes_match_one_device(tmp_path, data_dir):
     """3 steps on (data=8), (data=2,fsdp=4), (data=2,fsdp=2,tensor=2) give the loss and params of one device."""
@@ -94,6 +96,7 @@ def test_meshes_match_one_device(tmp_path, data_dir):
         assert_trees_equal(params[name], params["one"], atol=1e-5)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(jax.device_count() < 8, reason="needs 8 devices")
 def test_restore_onto_another_mesh(tmp_path, data_dir):
     common = {"data.dir": data_dir, "log_every": 1, "eval_every": 100, "ckpt_every": 3, "batch_size": 16,
@@ -141,6 +144,8 @@ def uninterrupted(tmp_path_factory, data_dir):
     return final_params(workdir)
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("uninterrupted_run")  # one worker computes the shared fixture
 def test_sigkill_then_restart_is_bit_identical(tmp_path, data_dir, uninterrupted):
     workdir = str(tmp_path / "killed")
     kill_at = random.Random().randint(5, 25)
@@ -155,6 +160,8 @@ def test_sigkill_then_restart_is_bit_identical(tmp_path, data_dir, uninterrupted
     assert_trees_equal(final_params(workdir), uninterrupted)
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("uninterrupted_run")  # one worker computes the shared fixture
 def test_sigterm_twice_saves_exits_zero_and_resume_continues(tmp_path, data_dir, uninterrupted):
     workdir = str(tmp_path / "terminated")
     process = subprocess.Popen(_cli(workdir, data_dir), env=_env(), stdout=subprocess.DEVNULL,
@@ -192,6 +199,7 @@ def test_config_errors_before_any_compute(tmp_path, data_dir):
     assert result.returncode != 0 and "learnign_rate" in result.stderr
 
 
+@pytest.mark.slow
 def test_init_from_workdir_and_hf_dir(tmp_path, data_dir, minilm_dir):
     """With lr 0 the run's final params are exactly what init_from loaded."""
     import bert_jax
@@ -227,6 +235,7 @@ def test_init_from_workdir_and_hf_dir(tmp_path, data_dir, minilm_dir):
         train.run(load_config(**frozen, init_from=minilm_dir), str(tmp_path / "mismatch"))
 
 
+@pytest.mark.slow
 def test_packed_pretraining_runs(tmp_path):
     """pack_per_row=3: short pairs share rows; the run trains and evaluates NSP per packed pair."""
     config = load_config(**{"data.pack_per_row": 3, "data.short_seq_prob": 0.5, "data.max_seq_length": 64,
@@ -237,6 +246,7 @@ def test_packed_pretraining_runs(tmp_path):
     assert lines[-1]["loss"] < lines[0]["loss"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["pretrain_base", "pretrain_large"])
 def test_paper_configs_load_and_base_runs_locally(tmp_path, name):
     """Both recipe configs build at phase 1 and 2; base's :runlocal trains 2 steps end to end (large is the
@@ -273,6 +283,7 @@ class _Poisoned:
         return batch
 
 
+@pytest.mark.slow
 def test_a_nonfinite_step_is_skipped_counted_and_never_saved(tmp_path, data_dir, monkeypatch):
     """Step 3 (0-based 2) of 4 has a NaN loss: its update is skipped, so the run ends with the params of
     steps 1, 2 and 4's updates; with the same data minus the poison, a 2-step run gives step 2's params,
@@ -315,6 +326,7 @@ def _damage(step_dir, how):
     return largest
 
 
+@pytest.mark.slow
 def test_an_unreadable_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, data_dir, caplog):
     """Damage the newest checkpoint: the run warns, sets it aside, resumes from the one before and ends
     bit-identical to the undamaged run. With every checkpoint damaged it stops with a clear error."""
@@ -337,6 +349,8 @@ def test_an_unreadable_newest_checkpoint_falls_back_to_the_previous_one(tmp_path
         train.run(config, workdir)
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("uninterrupted_run")  # one worker computes the shared fixture
 @pytest.mark.parametrize("moment", ["checkpoint save starts", "evaluation starts"])
 def test_sigkill_inside_a_save_or_an_evaluation_then_restart_is_bit_identical(tmp_path, data_dir, uninterrupted,
                                                                                moment):

@@ -57,6 +57,7 @@ def test_a_killed_run_leaves_no_stale_lock(tmp_path):
         holder.kill()
 
 
+@pytest.mark.slow
 def test_resuming_with_another_config_is_refused_through_the_cli(tmp_path, minilm_dir):
     data = rte_folder(tmp_path)
     workdir = tmp_path / "run"

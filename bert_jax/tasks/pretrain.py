@@ -16,9 +16,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jax.experimental import multihost_utils
 
-from bert_jax import flops
+from bert_jax import distributed, flops
 from bert_jax.data import pipeline, sources
 from bert_jax.data.pretraining import MaskOptions, PairOptions, create_pairs
 from bert_jax.data.tokenizer import load_tokenizer
@@ -69,7 +68,7 @@ class PretrainTask(Task):
         if jax.process_index() == 0:
             self._prepare_here()
         if jax.process_count() > 1:
-            multihost_utils.sync_global_devices("bert_jax: pretraining data prepared")
+            distributed.wait_for_all(f"bert_jax: pretraining data prepared in {self.data_dir}")
             if jax.process_index() != 0:
                 self._prepare_here()
 
