@@ -45,6 +45,15 @@ def check_config(config) -> None:
             raise ValueError(f"config.{name}={config[name]} is not divisible by {jax.process_count()} processes")
 
 
+def check_batch_sizes(config, mesh_shape: dict[str, int]) -> None:
+    """Global batches split evenly over the data-parallel devices (data × fsdp)."""
+    data_parallel = mesh_shape["data"] * mesh_shape["fsdp"]
+    for name in ("batch_size", "eval_batch_size"):
+        if config[name] % data_parallel:
+            raise ValueError(f"config.{name}={config[name]} is not divisible by the data-parallel size "
+                             f"{data_parallel} (mesh {mesh_shape})")
+
+
 def schedule_steps(config, task) -> tuple[int, int, int]:
     """(total steps, warmup steps, steps per epoch): from ``num_train_epochs`` over the task's training
     examples when set (fine-tuning), else ``total_steps``; warmup as ``optim.warmup_fraction`` of the
@@ -143,11 +152,7 @@ def _run(config, workdir: str, write_config: bool) -> dict:
     mesh = sharding.make_mesh(dict(config.mesh), dict(config.dcn_mesh) if config.get("dcn_mesh") else None, devices)
     rules = sharding.get_rules(config.sharding)
     data_sharding = sharding.batch_sharding(mesh)
-    data_parallel = mesh.shape["data"] * mesh.shape["fsdp"]
-    for name in ("batch_size", "eval_batch_size"):
-        if config[name] % data_parallel:
-            raise ValueError(f"config.{name}={config[name]} is not divisible by the data-parallel size "
-                             f"{data_parallel} (mesh {dict(mesh.shape)})")
+    check_batch_sizes(config, dict(mesh.shape))
 
     # --- task and data
     task = tasks.get(config.task.name)(config, workdir)

@@ -2,11 +2,26 @@
 error it must give (our own error type, naming the file, and the line where there is one). Rows whose input
 is acceptable (blank lines where the real files have them) give the expected result instead."""
 
+import importlib.util
+import os
+
 import pytest
 
 from bert_jax.data.readers import DataError, read_conll, read_squad_json, read_swag_csv
 from bert_jax.data.tokenizer import SentencePieceTokenizer, WordPieceTokenizer
+from bert_jax.models.config import BertConfig
+from bert_jax.sharding import get_rules, resolve_mesh_shape
 from bert_jax.tasks.glue import SUBTASKS, read_glue_tsv
+from bert_jax.train import check_batch_sizes, check_config
+
+CONFIGS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs")
+
+
+def load_config_file(name: str, arg: str):
+    spec = importlib.util.spec_from_file_location(name.removesuffix(".py"), os.path.join(CONFIGS, name))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.get_config(arg)
 
 RTE = "index\tsentence1\tsentence2\tlabel\n"
 SWAG = ",video-id,fold-ind,startphrase,sent1,sent2,gold-source,ending0,ending1,ending2,ending3,label\n"
@@ -91,3 +106,58 @@ def test_bad_input_table(tmp_path, case):
         return
     with pytest.raises(error, match=expected.replace("{f}", str(path).replace(".", r"\."))):
         reader(str(path))
+
+
+def _glue_config(**changes):
+    config = load_config_file("glue.py", "rte")
+    for key, value in changes.items():
+        section, _, field = key.rpartition(".")
+        (config[section] if section else config)[field] = value
+    return config
+
+
+def _override(key: str, value):
+    """What `--config.<key>=<value>` does: the config files' configs are locked."""
+    config = load_config_file("glue.py", "rte")
+    config.lock()
+    section, _, field = key.rpartition(".")
+    setattr(config[section] if section else config, field, value)
+
+
+MESH = {"data": 4, "fsdp": 2, "tensor": 1}
+# (name, call, error type, message): settings a user types, checked before any data is read or compiled.
+SETTINGS = [
+    ("config-unknown-key", lambda: _override("optim.learnign_rate", 1.0), AttributeError,
+     r'"learnign_rate" does not exist.*Did you mean "learning_rate"'),
+    ("config-unknown-section", lambda: _override("optimizer", 1), AttributeError, r'"optimizer" does not exist'),
+    ("mesh-too-big", lambda: resolve_mesh_shape({"data": 3, "fsdp": 4}, 8), ValueError,
+     r"needs 12 devices but 8 are present"),
+    ("mesh-two-fills", lambda: resolve_mesh_shape({"data": -1, "fsdp": -1}, 8), ValueError,
+     r"at most one axis may be -1"),
+    ("mesh-cannot-fill", lambda: resolve_mesh_shape({"data": -1, "tensor": 3}, 8), ValueError,
+     r"8 devices are not divisible by 3"),
+    ("mesh-unknown-axis", lambda: resolve_mesh_shape({"pipeline": 2}, 8), ValueError,
+     r"mesh axes \['pipeline'\] are not known"),
+    ("mesh-zero", lambda: resolve_mesh_shape({"data": 0}, 8), ValueError, r"sizes must be positive"),
+    ("sharding-preset", lambda: get_rules("zero3"), ValueError, r"sharding preset 'zero3' is not known"),
+    ("batch-not-divisible", lambda: check_batch_sizes(_glue_config(batch_size=12), MESH), ValueError,
+     r"config\.batch_size=12 is not divisible by the data-parallel size 8"),
+    ("eval-batch-not-divisible", lambda: check_batch_sizes(_glue_config(eval_batch_size=20), MESH), ValueError,
+     r"config\.eval_batch_size=20 is not divisible"),
+    ("nonfinite-policy", lambda: check_config(_glue_config(nonfinite="ignore")), ValueError,
+     r"config\.nonfinite='ignore'; expected 'skip' or 'stop'"),
+    ("no-steps", lambda: check_config(_glue_config(num_train_epochs=0.0, total_steps=0)), ValueError,
+     r"config\.total_steps must be positive"),
+    ("model-preset", lambda: BertConfig.preset("huge"), ValueError, r"unknown BERT preset 'huge'"),
+    ("model-key", lambda: BertConfig.from_dict({"hidden_sise": 8}, source="config.json"), ValueError,
+     r"config\.json: unknown config key 'hidden_sise'"),
+    ("model-activation", lambda: BertConfig.preset("tiny", hidden_act="swish2"), ValueError,
+     r"hidden_act='swish2'; expected one of"),
+]
+
+
+@pytest.mark.parametrize("case", SETTINGS, ids=[c[0] for c in SETTINGS])
+def test_bad_settings_table(case):
+    _, call, error, message = case
+    with pytest.raises(error, match=message):
+        call()
