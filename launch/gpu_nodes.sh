@@ -101,6 +101,10 @@ fi
 coordinator="${hosts[0]}:$PORT"
 num_processes=$(( ${#hosts[@]} * PER_GPU_HOST ))
 
+if [[ $LOCAL -gt 0 ]]; then  # the per-process logs go beside the workdir
+  echo "+ mkdir -p $(printf '%q' "$(dirname "$workdir")")"
+  if [[ $DRY_RUN == 0 ]]; then mkdir -p "$(dirname "$workdir")"; fi
+fi
 pids=()
 id=0
 for host in "${hosts[@]}"; do
@@ -111,7 +115,7 @@ for host in "${hosts[@]}"; do
     log=$([[ $id == 0 ]] && echo /dev/stdout || echo "$workdir.p$id.log")
     if [[ $LOCAL -gt 0 ]]; then
       echo "+ bash -c $(printf '%q' "$command") > $log"
-      if [[ $DRY_RUN == 0 ]]; then mkdir -p "$(dirname "$workdir")"; bash -c "$command" > "$log" 2>&1 & pids+=($!); fi
+      if [[ $DRY_RUN == 0 ]]; then bash -c "$command" > "$log" 2>&1 & pids+=($!); fi
     else
       echo "+ ssh $host $(printf '%q' "$command") > $log"
       # shellcheck disable=SC2029  # $command is built here on purpose: the node runs exactly what was printed
