@@ -146,8 +146,9 @@ def test_sigterm_to_one_host_stops_both_at_one_step_and_resume_matches(runs, tmp
 def test_fine_tuning_on_two_processes_scores_and_predicts_as_one(tmp_path, minilm_dir, shared_or_none):
     """Eval rows are split over the hosts and all-gathered: the two-process run scores every dev example
     and writes the same prediction file as one process."""
+    data = rte_folder(tmp_path, shared_or_none)
     args = ["--config=configs/glue.py:rte,runlocal", f"--config.init_from={minilm_dir}", "--config.eval_batches=0",
-            f"--config.data.dir={rte_folder(tmp_path, shared_or_none)}"]
+            f"--config.data.dir={data}"]
     two, one = tmp_path / "two", tmp_path / "one"
     launcher = subprocess.run(["bash", "launch/gpu_nodes.sh", "--local=2", f"--port={_free_port()}", "--", *args,
                                f"--workdir={two}"], cwd=ROOT, capture_output=True, text=True, env=_env(4), timeout=900)
@@ -161,5 +162,5 @@ def test_fine_tuning_on_two_processes_scores_and_predicts_as_one(tmp_path, minil
     np.testing.assert_allclose(two_results["accuracy"], one_results["accuracy"], rtol=0, atol=1e-12)
     dev = (two / "predictions" / "dev.tsv").read_text()
     assert dev == (one / "predictions" / "dev.tsv").read_text()
-    n_dev = len(open(os.path.join(rte_folder(tmp_path / "again", shared_or_none), "dev.tsv")).readlines()) - 1
+    n_dev = len(open(os.path.join(data, "dev.tsv")).readlines()) - 1
     assert len(dev.splitlines()) - 1 == n_dev  # every dev example, none twice
