@@ -25,11 +25,29 @@ def parse_arg(arg: str | None, positional: str | None = None, **defaults) -> ml_
     return ml_collections.ConfigDict(out)
 
 
+def model_section() -> ml_collections.ConfigDict:
+    """config.model: a BertConfig preset and the performance switches, settable from the command line
+    (``--config.model.attention_implementation=cudnn``). None means "what the preset or init_from says";
+    any other BertConfig field may be added in a config file."""
+    return ml_collections.ConfigDict({
+        "preset": "base", "dtype": "float32",
+        "attention_implementation": "xla",  # xla | cudnn (NVIDIA, bf16) | splash (TPU); models/attention.py
+        "remat_policy": "none", "scan_layers": True,
+        # The fused attention kernels need 0.0 here (they have no attention dropout).
+        "attention_probs_dropout_prob": ml_collections.config_dict.placeholder(float),
+    })
+
+
+def model_overrides(config) -> dict:
+    """The BertConfig fields that config.model sets (everything but preset and unset placeholders)."""
+    return {k: v for k, v in config.model.items() if k != "preset" and v is not None}
+
+
 def pretraining_config() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
     c.task = ml_collections.ConfigDict({"name": "pretrain"})
     # BertConfig preset plus any BertConfig field (dtype, remat_policy, hidden_dropout_prob, ...).
-    c.model = ml_collections.ConfigDict({"preset": "base", "dtype": "float32"})
+    c.model = model_section()
     c.data = ml_collections.ConfigDict(dict(
         source="sentences",  # 'sentences' (Google's format) | 'plain' | 'tfds' | 'python_docstrings' (offline)
         paths="",  # comma-separated globs; for 'tfds' the dataset name, e.g. 'wikipedia/20230601.en'
@@ -84,7 +102,7 @@ def finetuning_config(task: str) -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
     c.task = ml_collections.ConfigDict({"name": task, "subtask": ""})
     # With init_from, the encoder's size comes from there and preset is ignored; other fields override.
-    c.model = ml_collections.ConfigDict({"preset": "base", "dtype": "float32"})
+    c.model = model_section()
     c.data = ml_collections.ConfigDict(dict(
         source="files",  # 'files' (the released layout in data.dir) | 'tfds'
         dir="",  # e.g. glue_data/RTE, the SWAG folder, the CoNLL-2003 folder

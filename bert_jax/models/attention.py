@@ -1,8 +1,19 @@
-"""Scaled dot-product attention behind one function and one config switch.
+"""Scaled dot-product attention behind one function and one config switch (``attention_implementation``).
 
-Every implementation takes the same arguments: a padding mask (``attention_mask``, 1 = real token) and
-optional packing ``segment_ids`` (tokens attend only to keys of the same segment). The XLA version is the
-reference; accelerator kernels (cuDNN, TPU splash) register here under their own name.
+Every implementation takes the same arguments: a padding mask (``attention_mask``, 1 = real token, padding
+on the right) and optional packing ``segment_ids`` (1..k per packed example, 0 = padding; tokens attend only
+to keys of the same segment). Outputs at real positions agree across implementations; outputs at padded
+positions are ignored by every head and loss, and differ between kernels.
+
+| name     | where           | dtypes        | masks                                   | attention dropout |
+|----------|-----------------|---------------|-----------------------------------------|-------------------|
+| `xla`    | everywhere      | any           | dense boolean mask                      | yes               |
+| `cudnn`  | NVIDIA (sm80+)  | bf16, fp16    | kv lengths; packed rows: dense mask     | no                |
+| `splash` | TPU (Pallas)    | any           | segment ids (padding = its own segment) | no                |
+
+The fused kernels have no attention-probability dropout through their public APIs, so BertConfig refuses
+them while ``attention_probs_dropout_prob > 0``: the user sets it to 0 (hidden dropout stays) rather than
+getting another model than the config says.
 """
 
 from __future__ import annotations
@@ -62,7 +73,69 @@ def xla_attention(
     return jnp.einsum("bhqk,bkhd->bqhd", probs.astype(value.dtype), value)
 
 
-IMPLEMENTATIONS: dict[str, Callable[..., jax.Array]] = {"xla": xla_attention}
+def _refuse_dropout(name: str, dropout_rate: float, deterministic: bool) -> None:
+    if not deterministic and dropout_rate > 0.0:
+        raise ValueError(f"attention_implementation={name!r} has no attention dropout; "
+                         "set attention_probs_dropout_prob=0.0 or use 'xla'")
+
+
+def cudnn_attention(query, key, value, *, attention_mask=None, segment_ids=None, dropout_rate=0.0,
+                    dropout_rng=None, deterministic=True) -> jax.Array:
+    """cuDNN fused attention through ``jax.nn.dot_product_attention`` (bf16/fp16, NVIDIA GPUs).
+
+    Unpacked rows pass their key lengths (padding is on the right), so no [batch, 1, seq, seq] mask is
+    built; packed rows need the block-diagonal mask, which the cuDNN path applies as a bias.
+    Shapes as ``xla_attention``.
+    """
+    del dropout_rng
+    _refuse_dropout("cudnn", dropout_rate, deterministic)
+    if segment_ids is not None:
+        mask = attention_bias_mask(attention_mask, segment_ids)
+        return jax.nn.dot_product_attention(query, key, value, mask=mask, implementation="cudnn")
+    lengths = None
+    if attention_mask is not None:
+        lengths = jnp.sum(attention_mask.astype(jnp.int32), axis=-1)
+    return jax.nn.dot_product_attention(query, key, value, key_value_seq_lengths=lengths, implementation="cudnn")
+
+
+def splash_attention(query, key, value, *, attention_mask=None, segment_ids=None, dropout_rate=0.0,
+                     dropout_rng=None, deterministic=True, interpret: bool = False) -> jax.Array:
+    """TPU splash attention (``jax.experimental.pallas.ops.tpu.splash_attention``), one kernel per example.
+
+    Padding and packing both become splash ``SegmentIds``: a real token's id is its packing segment (1 when
+    unpacked), padding gets 0, so no key of another example or of padding is ever seen. ``interpret=True``
+    runs the Pallas kernel in interpret mode (CPU tests). seq must be a multiple of the 128 block, or
+    shorter than it. Shapes as ``xla_attention``.
+    """
+    from jax.experimental.pallas.ops.tpu import splash_attention as splash
+
+    del dropout_rng
+    _refuse_dropout("splash", dropout_rate, deterministic)
+    _, seq, heads, head_dim = query.shape
+    block = min(128, seq)
+    if seq % block:
+        raise ValueError(f"attention_implementation='splash' needs seq ({seq}) to be a multiple of {block}")
+    ids = None
+    if attention_mask is not None or segment_ids is not None:
+        real = jnp.ones(query.shape[:2], bool) if attention_mask is None else attention_mask.astype(bool)
+        packs = jnp.ones(query.shape[:2], jnp.int32) if segment_ids is None else segment_ids.astype(jnp.int32)
+        ids = jnp.where(real, packs, 0)
+    sizes = splash.BlockSizes(block_q=block, block_kv=block, block_kv_compute=block, block_q_dkv=block,
+                              block_kv_dkv=block, block_kv_dkv_compute=block, block_q_dq=block, block_kv_dq=block)
+    kernel = splash.make_splash_mha(splash.MultiHeadMask([splash.FullMask((seq, seq))] * heads), head_shards=1,
+                                    q_seq_shards=1, block_sizes=sizes, interpret=interpret)
+    # Splash wants [heads, seq, head_dim] per example and unscaled logits of the query it is given.
+    q, k, v = (jnp.swapaxes(t, 1, 2) for t in (query * jnp.asarray(head_dim**-0.5, query.dtype), key, value))
+    if ids is None:
+        out = jax.vmap(kernel)(q, k, v)
+    else:
+        out = jax.vmap(lambda q, k, v, i: kernel(q, k, v, segment_ids=splash.SegmentIds(q=i, kv=i)))(q, k, v, ids)
+    return jnp.swapaxes(out, 1, 2).astype(value.dtype)
+
+
+IMPLEMENTATIONS: dict[str, Callable[..., jax.Array]] = {
+    "xla": xla_attention, "cudnn": cudnn_attention, "splash": splash_attention}
+FUSED_WITHOUT_DROPOUT = ("cudnn", "splash")
 
 
 def dot_product_attention(query, key, value, *, implementation: str = "xla", **kwargs) -> jax.Array:

@@ -73,7 +73,7 @@ class BertConfig:
     gelu_approximate: bool = False  # tanh GELU, as Google's TF code computes it
     scan_layers: bool = True  # nn.scan over layers: params stacked on a leading `layers` axis
     remat_policy: str = "none"  # one of REMAT_POLICIES
-    attention_implementation: str = "xla"
+    attention_implementation: str = "xla"  # see models/attention.py: xla, cudnn (NVIDIA bf16), splash (TPU)
 
     def __post_init__(self):
         for name in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
@@ -100,6 +100,22 @@ class BertConfig:
                 jnp.dtype(getattr(self, name))
             except TypeError:
                 raise ValueError(f"BertConfig.{name}={getattr(self, name)!r} is not a dtype name") from None
+        self._check_attention_implementation()
+
+    def _check_attention_implementation(self) -> None:
+        from bert_jax.models.attention import FUSED_WITHOUT_DROPOUT, IMPLEMENTATIONS
+
+        name = self.attention_implementation
+        if name not in IMPLEMENTATIONS:
+            raise ValueError(f"BertConfig.attention_implementation={name!r}; expected one of {sorted(IMPLEMENTATIONS)}")
+        if name in FUSED_WITHOUT_DROPOUT and self.attention_probs_dropout_prob > 0:
+            raise ValueError(
+                f"BertConfig.attention_implementation={name!r} has no attention dropout but "
+                f"attention_probs_dropout_prob={self.attention_probs_dropout_prob}; set it to 0.0 "
+                "(hidden dropout stays) or use attention_implementation='xla'")
+        if name == "cudnn" and jnp.dtype(self.dtype) not in (jnp.bfloat16, jnp.float16):
+            raise ValueError(f"BertConfig.attention_implementation='cudnn' needs dtype bfloat16 or float16, "
+                             f"got {self.dtype!r}")
 
     # --- derived values ---
     @property

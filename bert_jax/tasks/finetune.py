@@ -15,6 +15,7 @@ import jax
 import numpy as np
 
 from bert_jax import flops
+from bert_jax.config_base import model_overrides
 from bert_jax.data.tokenizer import Tokenizer, load_tokenizer
 from bert_jax.models.bert import BertConfig
 from bert_jax.tasks.base import Task
@@ -127,7 +128,7 @@ def _vocab_source(config) -> str:
 def model_config_for(config, vocab_size: int) -> BertConfig:
     """The encoder of ``config.init_from`` (HF config.json, Google bert_config.json, or a bert_jax
     workdir's model/config.json), else ``config.model.preset``; ``config.model`` fields override."""
-    overrides = {k: v for k, v in config.model.items() if k != "preset"}
+    overrides = model_overrides(config)
     init = config.init_from
     if init:
         workdir = os.path.isdir(os.path.join(init, "checkpoints"))  # its config.json is the run's, not the model's

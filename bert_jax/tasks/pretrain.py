@@ -18,6 +18,7 @@ import numpy as np
 import optax
 
 from bert_jax import distributed, flops
+from bert_jax.config_base import model_overrides
 from bert_jax.data import pipeline, sources
 from bert_jax.data.pretraining import MaskOptions, PairOptions, create_pairs
 from bert_jax.data.tokenizer import load_tokenizer
@@ -46,7 +47,7 @@ class PretrainTask(Task):
         self.mask = MaskOptions(data.masked_lm_prob, data.max_predictions_per_seq, data.whole_word_mask)
         self._prepare()
         self.tokenizer = load_tokenizer(self._vocab_path(), lowercase=data.lowercase)
-        model_fields = {k: v for k, v in config.model.items() if k != "preset"}
+        model_fields = model_overrides(config)
         self.model_config = BertConfig.preset(config.model.preset, vocab_size=self.tokenizer.vocab_size,
                                               **model_fields)
         if data.max_seq_length > self.model_config.max_position_embeddings:
