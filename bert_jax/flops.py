@@ -32,6 +32,11 @@ def encoder_flops_per_token(config: BertConfig, seq_len: int) -> float:
     return L * (projections + ffn + attention)
 
 
+def encoder_flops_per_sequence(config: BertConfig, length: int) -> float:
+    """Forward matmul FLOPs of the encoder on one example of ``length`` real tokens (no padding)."""
+    return length * encoder_flops_per_token(config, length)
+
+
 def pretraining_flops_per_sequence(config: BertConfig, seq_len: int, num_predictions: int,
                                    training: bool = True) -> float:
     """Model FLOPs for one sequence of a pretraining step: encoder on every position, pooler + NSP,

@@ -1,11 +1,12 @@
-"""python -m bert_jax.bench {tokenize,pretrain} [options]; each benchmark prints ours, the peer and the ratio."""
+"""python -m bert_jax.bench {tokenize,pretrain,finetune,infer} [options]: ours, the peer and the ratio."""
 
 import argparse
 import sys
 
-from bert_jax.bench import pretrain_bench, tokenizer_bench
+from bert_jax.bench import finetune_bench, infer_bench, pretrain_bench, tokenizer_bench
 
-BENCHMARKS = {"tokenize": tokenizer_bench, "pretrain": pretrain_bench}
+BENCHMARKS = {"tokenize": tokenizer_bench, "pretrain": pretrain_bench, "finetune": finetune_bench,
+              "infer": infer_bench}
 
 
 def main(argv=None) -> int:

@@ -1,10 +1,14 @@
 """Pretraining step throughput of bert_jax beside HF transformers BertForPreTraining (PyTorch), same run.
 
-Both train the same architecture on the same random batch (MLM at 15% of positions + NSP), fp32 on CPU
-or bf16 on accelerators, with AdamW; the median step time of ``--repeats`` timed steps after warm-up is
-reported as sequences/s, tokens/s, MFU (where the device has a known peak) and the ratio ours/peer.
-The peer computes MLM logits at every position, as BertForPreTraining does; ours gathers the masked
-positions first: that difference is part of what is measured.
+Both train the same architecture on the same random examples (MLM at 15% of each example's real tokens +
+NSP), fp32 on CPU or bf16 on accelerators, with AdamW; the median step time of ``--repeats`` timed steps
+after warm-up is reported as examples/s, real tokens/s, MFU (where the device has a known peak) and the
+ratio ours/peer. The peer computes MLM logits at every position, as BertForPreTraining does; ours gathers
+the masked positions first: that difference is part of what is measured.
+
+``--padding=0.5`` draws example lengths so that about half of a padded batch is padding (BERT phase 2 data
+has many short documents); ``--packed`` then feeds ours the same examples packed several to a row while
+the peer gets the padded rows, and the comparison is in real tokens/s.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from bert_jax import flops
+from bert_jax.bench import peer, report
 from bert_jax.bench.timing import median_seconds
+from bert_jax.data.packing import pack_lengths, pack_rows
 from bert_jax.models.bert import BertConfig
 from bert_jax.models.heads import BertWithHead, PretrainingHeads
 from bert_jax.optim import create_optimizer
@@ -26,28 +32,106 @@ from bert_jax.step import create_state, train_step
 from bert_jax.tasks.pretrain import pretraining_inputs, pretraining_loss
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_common_arguments(parser: argparse.ArgumentParser, seq: int, batch: int) -> None:
     parser.add_argument("--size", default="base", help="BertConfig preset")
-    parser.add_argument("--seq", type=int, default=128)
-    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--seq", type=int, default=seq)
+    parser.add_argument("--batch", type=int, default=batch, help="examples per step")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--dtype", default=None, help="compute dtype; default float32 on CPU, bfloat16 elsewhere")
+    parser.add_argument("--attention", default="xla", help="ours: comma-separated attention implementations")
+    parser.add_argument("--remat", default="none", help="ours: BertConfig.remat_policy")
     parser.add_argument("--no-peer", action="store_true", help="time bert_jax only")
-    parser.add_argument("--torch-compile", action="store_true", help="torch.compile the peer's model")
+    parser.add_argument("--peer-modes", default="eager", help="comma-separated: eager, compile (torch.compile)")
 
 
-def _batch(config: BertConfig, batch: int, seq: int, predictions: int, seed: int = 0) -> dict:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_common_arguments(parser, seq=128, batch=8)
+    parser.add_argument("--padding", type=float, default=0.0, help="expected padding fraction of padded rows")
+    parser.add_argument("--packed", action="store_true", help="ours also runs on the examples packed per row")
+
+
+def compute_dtype(args) -> str:
+    return args.dtype or ("float32" if jax.devices()[0].platform == "cpu" else "bfloat16")
+
+
+def model_config(args, implementation: str = "xla") -> BertConfig:
+    """The preset in the benchmark's dtype. The fused kernels have no attention dropout, so when any of
+    them is benchmarked every row (ours and the peer) runs without it, to time the same model."""
+    fused = any(name != "xla" for name in args.attention.split(","))
+    return BertConfig.preset(args.size, dtype=compute_dtype(args), attention_implementation=implementation,
+                             remat_policy=args.remat, **({"attention_probs_dropout_prob": 0.0} if fused else {}))
+
+
+def example_lengths(rng: np.random.Generator, n: int, seq: int, padding: float) -> np.ndarray:
+    """Lengths uniform on [lo, seq] with mean (1 - padding)·seq (all ``seq`` when padding is 0)."""
+    if padding <= 0:
+        return np.full(n, seq)
+    lo = max(8, int(round(2 * (1 - padding) * seq - seq)))
+    return rng.integers(lo, seq + 1, n)
+
+
+def _examples(config: BertConfig, lengths: np.ndarray, seed: int):
+    """Per example: token ids ([CLS] first, ids ≥ 5), token types (second half B) and MLM positions
+    (15% of the non-[CLS] tokens, sorted)."""
     rng = np.random.default_rng(seed)
-    positions = np.sort(np.stack([rng.choice(np.arange(1, seq), predictions, replace=False) for _ in range(batch)]), 1)
-    return {
-        "input_ids": rng.integers(5, config.vocab_size, (batch, seq)).astype(np.int32),
-        "token_type_ids": (np.arange(seq)[None] >= seq // 2).astype(np.int32).repeat(batch, 0),
-        "attention_mask": np.ones((batch, seq), np.int32),
-        "masked_lm_positions": positions.astype(np.int32),
-        "masked_lm_ids": rng.integers(5, config.vocab_size, (batch, predictions)).astype(np.int32),
-        "masked_lm_weights": np.ones((batch, predictions), np.float32),
-        "next_sentence_label": rng.integers(0, 2, batch).astype(np.int32),
-    }
+    ids, types, positions = [], [], []
+    for length in lengths:
+        tokens = rng.integers(5, config.vocab_size, length)
+        tokens[0] = 2  # [CLS] of a small vocab; never a prediction
+        ids.append(tokens)
+        types.append((np.arange(length) >= length // 2).astype(np.int32))
+        count = max(1, int(round(0.15 * length)))
+        positions.append(np.sort(rng.choice(np.arange(1, length), count, replace=False)))
+    return ids, types, positions
+
+
+def padded_batch(config: BertConfig, lengths: np.ndarray, seq: int, seed: int = 0) -> dict:
+    """One row per example, padded to ``seq``: the layout of Google's pretraining data."""
+    ids, types, positions = _examples(config, lengths, seed)
+    rng = np.random.default_rng(seed + 1)
+    predictions = max(len(p) for p in positions)
+    batch = {name: np.zeros((len(lengths), width), dtype) for name, width, dtype in (
+        ("input_ids", seq, np.int32), ("token_type_ids", seq, np.int32), ("attention_mask", seq, np.int32),
+        ("masked_lm_positions", predictions, np.int32), ("masked_lm_ids", predictions, np.int32),
+        ("masked_lm_weights", predictions, np.float32))}
+    for row, (tokens, token_types, where) in enumerate(zip(ids, types, positions, strict=True)):
+        batch["input_ids"][row, :len(tokens)] = tokens
+        batch["token_type_ids"][row, :len(tokens)] = token_types
+        batch["attention_mask"][row, :len(tokens)] = 1
+        batch["masked_lm_positions"][row, :len(where)] = where
+        batch["masked_lm_ids"][row, :len(where)] = rng.integers(5, config.vocab_size, len(where))
+        batch["masked_lm_weights"][row, :len(where)] = 1.0
+    batch["next_sentence_label"] = rng.integers(0, 2, len(lengths)).astype(np.int32)
+    return batch
+
+
+def packed_batch(padded: dict, seq: int, max_per_row: int = 8) -> dict:
+    """The examples of ``padded`` packed several to a row (same tokens, MLM targets and NSP labels)."""
+    lengths = padded["attention_mask"].sum(1)
+    rows = pack_lengths(lengths, seq, max_per_row)
+    ids = [padded["input_ids"][i, :n] for i, n in enumerate(lengths)]
+    types = [padded["token_type_ids"][i, :n] for i, n in enumerate(lengths)]
+    batch = pack_rows(ids, types, rows, seq, max_per_row)
+    counts = padded["masked_lm_weights"].sum(1).astype(int)
+    predictions = max(sum(counts[i] for i in members) for members in rows)
+    for name, dtype in (("masked_lm_positions", np.int32), ("masked_lm_ids", np.int32),
+                        ("masked_lm_weights", np.float32)):
+        batch[name] = np.zeros((len(rows), predictions), dtype)
+    batch["next_sentence_label"] = np.zeros((len(rows), max_per_row), np.int32)
+    batch["next_sentence_weights"] = np.zeros((len(rows), max_per_row), np.float32)
+    for r, members in enumerate(rows):
+        used = 0
+        for k, i in enumerate(members):
+            n = counts[i]
+            batch["masked_lm_positions"][r, used:used + n] = padded["masked_lm_positions"][i, :n] + \
+                batch["cls_positions"][r, k]
+            batch["masked_lm_ids"][r, used:used + n] = padded["masked_lm_ids"][i, :n]
+            batch["masked_lm_weights"][r, used:used + n] = 1.0
+            batch["next_sentence_label"][r, k] = padded["next_sentence_label"][i]
+            batch["next_sentence_weights"][r, k] = 1.0
+            used += n
+    del batch["example_index"]
+    return batch
 
 
 class _LossOnly:
@@ -57,10 +141,9 @@ class _LossOnly:
     loss = staticmethod(pretraining_loss)
 
 
-def time_ours(config: BertConfig, batch: dict, repeats: int) -> float:
-    model = BertWithHead(config, PretrainingHeads(config))
+def time_train_step(model: nn.Module, task, batch: dict, repeats: int) -> float:
+    """Median seconds of our jitted, buffer-donating train step (AdamW) on ``batch``."""
     tx = create_optimizer("adamw", 1e-4)
-    task = _LossOnly()
     example = {k: v[:1] for k, v in batch.items()}
     state = jax.jit(lambda r: nn.unbox(create_state(r, model=model, tx=tx, example=example, task=task)))(
         jax.random.PRNGKey(0))
@@ -75,69 +158,77 @@ def time_ours(config: BertConfig, batch: dict, repeats: int) -> float:
     return median_seconds(one, repeats, warmup=2)  # the first call compiles
 
 
-def time_peer(config: BertConfig, batch: dict, repeats: int, dtype: str, compile_model: bool) -> float:
+def time_peer_train_step(model, batches: list[dict], repeats: int, dtype: str) -> float:
+    """Median seconds of one HF training step (forward, backward, fused AdamW) cycling over ``batches``
+    (dicts of torch tensors with labels)."""
     import torch
-    import transformers
 
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    hf_config = transformers.BertConfig(**{k: getattr(config, k) for k in (
-        "vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
-        "hidden_act", "hidden_dropout_prob", "attention_probs_dropout_prob", "max_position_embeddings",
-        "type_vocab_size", "initializer_range", "layer_norm_eps")}, attn_implementation="sdpa")
-    model = transformers.BertForPreTraining(hf_config).to(device).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, eps=1e-6, weight_decay=0.01,
-                                  fused=device == "cuda")
-    forward = torch.compile(model) if compile_model else model
-    labels = np.full(batch["input_ids"].shape, -100, np.int64)
-    np.put_along_axis(labels, batch["masked_lm_positions"].astype(np.int64), batch["masked_lm_ids"], axis=1)
-    tensors = {
-        "input_ids": torch.tensor(batch["input_ids"], dtype=torch.long, device=device),
-        "token_type_ids": torch.tensor(batch["token_type_ids"], dtype=torch.long, device=device),
-        "attention_mask": torch.tensor(batch["attention_mask"], dtype=torch.long, device=device),
-        "labels": torch.tensor(labels, device=device),
-        "next_sentence_label": torch.tensor(batch["next_sentence_label"], dtype=torch.long, device=device),
-    }
-    autocast = torch.autocast(device, dtype=torch.bfloat16, enabled=dtype == "bfloat16")
+                                  fused=peer.device() == "cuda")
+    position = {"k": 0}
 
     def one():
-        with autocast:
-            loss = forward(**tensors).loss
+        tensors = batches[position["k"] % len(batches)]
+        position["k"] += 1
+        with peer.autocast(dtype):
+            loss = model(**tensors).loss
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        if device == "cuda":
-            torch.cuda.synchronize()
+        peer.synchronize()
 
-    return median_seconds(one, repeats, warmup=2)  # the first call compiles
+    return median_seconds(one, repeats, warmup=3)  # compile + autotune on the first calls
+
+
+def _peer_pretraining_model(config: BertConfig):
+    import transformers
+
+    return transformers.BertForPreTraining(peer.hf_config(config)).to(peer.device()).train()
+
+
+def _peer_tensors(padded: dict) -> dict:
+    import torch
+
+    labels = np.full(padded["input_ids"].shape, -100, np.int64)
+    for row in range(len(labels)):
+        n = int(padded["masked_lm_weights"][row].sum())
+        labels[row, padded["masked_lm_positions"][row, :n]] = padded["masked_lm_ids"][row, :n]
+    tensors = peer.tensors(padded, ("input_ids", "token_type_ids", "attention_mask", "next_sentence_label"))
+    tensors["labels"] = torch.as_tensor(labels, device=peer.device())
+    return tensors
 
 
 def run(args) -> int:
-    on_cpu = jax.devices()[0].platform == "cpu"
-    dtype = args.dtype or ("float32" if on_cpu else "bfloat16")
-    config = BertConfig.preset(args.size, dtype=dtype)
-    predictions = max(1, int(round(args.seq * 0.15)))
-    batch = _batch(config, args.batch, args.seq, predictions)
-    flops_per_step = args.batch * flops.pretraining_flops_per_sequence(config, args.seq, predictions)
-    kind = jax.devices()[0].device_kind
-    print(f"pretraining step: BERT-{args.size}, batch {args.batch} × seq {args.seq}, {predictions} predictions/seq, "
-          f"{dtype}, {jax.device_count()} × {kind}, jax {jax.__version__}")
-    rows = [("bert_jax (jax.jit, gathered MLM)", time_ours(config, batch, args.repeats))]
-    if not args.no_peer:
-        try:
-            import torch
-
-            torch.set_num_threads(max(1, torch.get_num_threads()))
-            rows.append((f"HF BertForPreTraining (torch {torch.__version__}, sdpa"
-                         f"{', compiled' if args.torch_compile else ''})",
-                         time_peer(config, batch, args.repeats, dtype, args.torch_compile)))
-        except ImportError:
-            print("torch/transformers not installed: no peer")
-    tokens = args.batch * args.seq
-    print(f"{'':52s} {'step s':>8s} {'seq/s':>8s} {'tokens/s':>10s} {'MFU':>6s}")
-    for name, seconds in rows:
-        utilisation = flops.mfu(flops_per_step, seconds, 1, kind)
-        mfu_text = f"{100 * utilisation:5.1f}%" if utilisation is not None else "   n/a"
-        print(f"{name:52s} {seconds:8.3f} {args.batch / seconds:8.2f} {tokens / seconds:10.0f} {mfu_text}")
-    if len(rows) == 2:
-        print(f"ratio ours/peer (tokens/s): {rows[1][1] / rows[0][1]:.2f}x")
+    dtype = compute_dtype(args)
+    config = model_config(args)
+    lengths = example_lengths(np.random.default_rng(0), args.batch, args.seq, args.padding)
+    padded = padded_batch(config, lengths, args.seq)
+    real = int(lengths.sum())
+    step_flops = sum(flops.pretraining_flops_per_sequence(config, int(n), max(1, int(round(0.15 * n))))
+                     for n in lengths)
+    report.header(f"pretraining step: BERT-{args.size}, {args.batch} examples × seq {args.seq} "
+                  f"({100 * (1 - real / (args.batch * args.seq)):.0f}% padding when padded)", dtype)
+    rows = []
+    layouts = [("padded", padded)]
+    if args.packed:
+        packed = packed_batch(padded, args.seq)
+        layouts.append((f"packed into {len(packed['input_ids'])} rows", packed))
+    for implementation in args.attention.split(","):
+        model = BertWithHead(model_config(args, implementation), PretrainingHeads(config))
+        for layout, batch in layouts:
+            seconds = time_train_step(model, _LossOnly(), batch, args.repeats)
+            rows.append(report.Timing(f"bert_jax {implementation}, {layout}", seconds, args.batch, real,
+                                      step_flops, ours=True))
+    if not args.no_peer and peer.available():
+        model = _peer_pretraining_model(config)
+        for mode in args.peer_modes.split(","):
+            try:
+                seconds = time_peer_train_step(peer.compiled(model, mode), [_peer_tensors(padded)], args.repeats,
+                                               dtype)
+            except Exception as error:  # torch.compile can fail on some stacks: report, keep the other rows
+                print(f"peer {mode} failed: {type(error).__name__}: {str(error)[:300]}")
+                continue
+            rows.append(report.Timing(f"HF BertForPreTraining sdpa {mode}, padded", seconds, args.batch, real,
+                                      step_flops, ours=False))
+    report.print_table(rows)
     return 0

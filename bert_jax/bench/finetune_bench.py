@@ -1,0 +1,178 @@
+"""Sentence-classification fine-tuning throughput on SST-2-like lengths, ours beside HF (PyTorch).
+
+Every row trains on the same examples, ``--batch`` examples per optimizer step, lengths drawn from
+SST-2's train-set length distribution (below). The peer gets each batch padded to its longest example
+(HF's DataCollatorWithPadding, multiple of 8). Ours runs the same batches either padded to a multiple of
+32 (as bert_jax's GLUE loader does) or, with ``--packed``, packed several examples to a ``--seq``-wide
+row, a fixed number of rows per step, pooled at each example's [CLS]. An epoch of ``--steps`` batches is
+timed after a warm-up epoch that compiles every shape; examples/s and real tokens/s are per epoch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from bert_jax import flops
+from bert_jax.bench import peer, report
+from bert_jax.bench.pretrain_bench import add_common_arguments, compute_dtype, model_config
+from bert_jax.bench.timing import median_seconds
+from bert_jax.data.packing import pack_lengths, pack_rows
+from bert_jax.models.heads import BertWithHead, SequenceClassificationHead
+from bert_jax.optim import create_optimizer
+from bert_jax.step import create_state, train_step
+from bert_jax.tasks.finetune import bucket_width
+
+# Percentiles 0, 5, ..., 100 of SST-2 train lengths in uncased WordPiece tokens with [CLS] and [SEP]
+# (67,349 sentences; mean 13.3, median 10, max 66), measured on GLUE's train.tsv with Google's vocab.txt.
+SST2_LENGTH_PERCENTILES = (3, 4, 4, 5, 6, 6, 7, 8, 8, 9, 10, 11, 13, 14, 16, 18, 20, 23, 27, 33, 66)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_common_arguments(parser, seq=128, batch=32)
+    parser.add_argument("--steps", type=int, default=16, help="batches per timed epoch")
+    parser.add_argument("--packed", action="store_true", help="ours also runs packed rows")
+    parser.add_argument("--max-per-row", type=int, default=16)
+
+
+def sst2_like_lengths(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Inverse-CDF draws from SST2_LENGTH_PERCENTILES (linear between percentiles)."""
+    return np.round(np.interp(rng.uniform(0, 100, n), np.arange(0, 101, 5), SST2_LENGTH_PERCENTILES)).astype(int)
+
+
+def _examples(vocab_size: int, lengths: np.ndarray, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    ids = [np.concatenate([[2], rng.integers(5, vocab_size, n - 2), [3]]).astype(np.int32) for n in lengths]
+    types = [np.zeros(n, np.int32) for n in lengths]
+    return ids, types, rng.integers(0, 2, len(lengths)).astype(np.int32)
+
+
+def padded_batches(ids, types, labels, batch: int, multiple: int, seq: int) -> list[dict]:
+    """Consecutive batches, each padded to its longest example rounded up to ``multiple``."""
+    out = []
+    for start in range(0, len(ids) - batch + 1, batch):
+        members = range(start, start + batch)
+        width = bucket_width(max(len(ids[i]) for i in members), seq, multiple)
+        arrays = {name: np.zeros((batch, width), np.int32) for name in ("input_ids", "token_type_ids",
+                                                                         "attention_mask")}
+        for row, i in enumerate(members):
+            arrays["input_ids"][row, :len(ids[i])] = ids[i]
+            arrays["token_type_ids"][row, :len(ids[i])] = types[i]
+            arrays["attention_mask"][row, :len(ids[i])] = 1
+        arrays["labels"] = labels[start:start + batch]
+        out.append(arrays)
+    return out
+
+
+def packed_batches(ids, types, labels, batch: int, seq: int, max_per_row: int) -> list[dict]:
+    """The same consecutive batches, each packed into the same (largest needed) number of rows."""
+    groups = []
+    for start in range(0, len(ids) - batch + 1, batch):
+        members = list(range(start, start + batch))
+        groups.append([[members[j] for j in row] for row in pack_lengths([len(ids[i]) for i in members], seq,
+                                                                        max_per_row)])
+    rows = max(len(g) for g in groups)
+    out = []
+    for group in groups:
+        arrays = pack_rows(ids, types, group + [[]] * (rows - len(group)), seq, max_per_row)
+        index = arrays.pop("example_index")
+        arrays["labels"] = np.where(index >= 0, labels[np.maximum(index, 0)], 0).astype(np.int32)
+        arrays["label_weights"] = (index >= 0).astype(np.float32)
+        out.append(arrays)
+    return out
+
+
+class _Classification:
+    """Cross-entropy over the batch's examples: one per row padded, one per [CLS] slot packed."""
+
+    @staticmethod
+    def inputs(batch):
+        names = ("input_ids", "token_type_ids", "attention_mask", "position_ids", "segment_ids", "cls_positions")
+        return {k: batch[k] for k in names if k in batch}
+
+    @staticmethod
+    def loss(outputs, batch):
+        per = optax.softmax_cross_entropy_with_integer_labels(outputs["logits"].astype(jnp.float32), batch["labels"])
+        weights = batch.get("label_weights", jnp.ones_like(per))
+        return jnp.sum(per * weights) / jnp.sum(weights), {}
+
+
+def time_ours(config, batches: list[dict], repeats: int) -> float:
+    model = BertWithHead(config, SequenceClassificationHead(config, 2))
+    tx = create_optimizer("adamw", 2e-5)
+    task = _Classification()
+    example = {k: v[:1] for k, v in batches[0].items()}
+    state = jax.jit(lambda r: nn.unbox(create_state(r, model=model, tx=tx, example=example, task=task)))(
+        jax.random.PRNGKey(0))
+    step = jax.jit(functools.partial(train_step, model=model, task=task, tx=tx), donate_argnums=0)
+    device_batches = [jax.device_put({k: jnp.asarray(v) for k, v in b.items()}) for b in batches]
+    holder = {"state": state}
+
+    def epoch():
+        for b in device_batches:
+            holder["state"], metrics = step(holder["state"], b)
+        jax.block_until_ready(metrics["loss"])
+
+    return median_seconds(epoch, repeats, warmup=1)
+
+
+def time_peer(config, batches: list[dict], repeats: int, dtype: str, mode: str) -> float:
+    import torch
+    import transformers
+
+    model = transformers.BertForSequenceClassification(peer.hf_config(config, num_labels=2)).to(peer.device())
+    model = peer.compiled(model.train(), mode)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=2e-5, fused=peer.device() == "cuda")
+    tensors = [peer.tensors(b, ("input_ids", "token_type_ids", "attention_mask", "labels")) for b in batches]
+
+    def epoch():
+        for t in tensors:
+            with peer.autocast(dtype):
+                loss = model(**t).loss
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+        peer.synchronize()
+
+    return median_seconds(epoch, repeats, warmup=1)
+
+
+def run(args) -> int:
+    dtype = compute_dtype(args)
+    config = model_config(args)
+    n = args.batch * args.steps
+    lengths = sst2_like_lengths(np.random.default_rng(0), n)
+    ids, types, labels = _examples(config.vocab_size, lengths)
+    real = int(lengths.sum())
+    epoch_flops = sum(3 * flops.encoder_flops_per_sequence(config, int(length)) for length in lengths)
+    report.header(f"fine-tuning (2-way classification): BERT-{args.size}, {args.steps} steps × {args.batch} "
+                  f"SST-2-like examples (mean {lengths.mean():.1f} tokens)", dtype)
+    rows = []
+    layouts = [("padded to ×32", padded_batches(ids, types, labels, args.batch, 32, args.seq))]
+    if args.packed:
+        packed = packed_batches(ids, types, labels, args.batch, args.seq, args.max_per_row)
+        layouts.append((f"packed, {len(packed[0]['input_ids'])} rows × {args.seq}", packed))
+    for implementation in args.attention.split(","):
+        for layout, batches in layouts:
+            seconds = time_ours(model_config(args, implementation), batches, args.repeats)
+            rows.append(report.Timing(f"bert_jax {implementation}, {layout}", seconds / args.steps, args.batch,
+                                      real // args.steps, epoch_flops / args.steps, ours=True))
+    if not args.no_peer and peer.available():
+        batches = padded_batches(ids, types, labels, args.batch, 8, args.seq)
+        for mode in args.peer_modes.split(","):
+            try:
+                seconds = time_peer(config, batches, args.repeats, dtype, mode)
+            except Exception as error:  # torch.compile can fail on some stacks: report, keep the other rows
+                print(f"peer {mode} failed: {type(error).__name__}: {str(error)[:300]}")
+                continue
+            rows.append(report.Timing(f"HF BertForSequenceClassification sdpa {mode}, padded ×8",
+                                      seconds / args.steps, args.batch, real // args.steps,
+                                      epoch_flops / args.steps, ours=False))
+    report.print_table(rows)
+    return 0
