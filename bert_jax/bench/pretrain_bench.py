@@ -40,6 +40,10 @@ def add_common_arguments(parser: argparse.ArgumentParser, seq: int, batch: int) 
     parser.add_argument("--dtype", default=None, help="compute dtype; default float32 on CPU, bfloat16 elsewhere")
     parser.add_argument("--attention", default="xla", help="ours: comma-separated attention implementations")
     parser.add_argument("--remat", default="none", help="ours: BertConfig.remat_policy")
+    parser.add_argument("--no-scan", action="store_true", help="ours: unrolled layers instead of nn.scan")
+    parser.add_argument("--dropout", type=float, default=None,
+                        help="both: hidden (and, for xla, attention) dropout instead of the preset's 0.1")
+    parser.add_argument("--prng", default=None, help="ours: jax_default_prng_impl (threefry2x32, rbg, unsafe_rbg)")
     parser.add_argument("--no-peer", action="store_true", help="time bert_jax only")
     parser.add_argument("--peer-modes", default="eager", help="comma-separated: eager, compile (torch.compile)")
 
@@ -48,9 +52,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser, seq=128, batch=8)
     parser.add_argument("--padding", type=float, default=0.0, help="expected padding fraction of padded rows")
     parser.add_argument("--packed", action="store_true", help="ours also runs on the examples packed per row")
+    parser.add_argument("--only-packed", action="store_true", help="ours runs packed rows only (saves a compile)")
 
 
 def compute_dtype(args) -> str:
+    if args.prng:  # dropout masks are drawn with this key implementation
+        jax.config.update("jax_default_prng_impl", args.prng)
     return args.dtype or ("float32" if jax.devices()[0].platform == "cpu" else "bfloat16")
 
 
@@ -58,8 +65,13 @@ def model_config(args, implementation: str = "xla") -> BertConfig:
     """The preset in the benchmark's dtype. The fused kernels have no attention dropout, so when any of
     them is benchmarked every row (ours and the peer) runs without it, to time the same model."""
     fused = any(name != "xla" for name in args.attention.split(","))
+    dropout = {}
+    if args.dropout is not None:
+        dropout = {"hidden_dropout_prob": args.dropout, "attention_probs_dropout_prob": args.dropout}
+    if fused:
+        dropout["attention_probs_dropout_prob"] = 0.0
     return BertConfig.preset(args.size, dtype=compute_dtype(args), attention_implementation=implementation,
-                             remat_policy=args.remat, **({"attention_probs_dropout_prob": 0.0} if fused else {}))
+                             remat_policy=args.remat, scan_layers=not args.no_scan, **dropout)
 
 
 def example_lengths(rng: np.random.Generator, n: int, seq: int, padding: float) -> np.ndarray:
@@ -209,8 +221,8 @@ def run(args) -> int:
     report.header(f"pretraining step: BERT-{args.size}, {args.batch} examples × seq {args.seq} "
                   f"({100 * (1 - real / (args.batch * args.seq)):.0f}% padding when padded)", dtype)
     rows = []
-    layouts = [("padded", padded)]
-    if args.packed:
+    layouts = [] if args.only_packed else [("padded", padded)]
+    if args.packed or args.only_packed:
         packed = packed_batch(padded, args.seq)
         layouts.append((f"packed into {len(packed['input_ids'])} rows", packed))
     for implementation in args.attention.split(","):
