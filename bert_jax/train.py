@@ -25,6 +25,7 @@ from bert_jax import flops, sharding, tasks
 from bert_jax import step as steps
 from bert_jax import workdir as workdir_lib
 from bert_jax.checkpoint import BestCheckpoint, Checkpointer, PreemptionFlag, describe_error
+from bert_jax.config_base import PRNG_IMPL_DEFAULT, PRNG_IMPLS
 from bert_jax.io_utils import write_json
 from bert_jax.logging_utils import MetricsLogger, plot_curves
 from bert_jax.models.heads import BertWithHead
@@ -40,6 +41,9 @@ def check_config(config) -> None:
                          f"{config.total_steps}")
     if config.get("nonfinite", "skip") not in ("skip", "stop"):
         raise ValueError(f"config.nonfinite={config.nonfinite!r}; expected 'skip' or 'stop'")
+    prng_impl = config.get("prng_impl", PRNG_IMPL_DEFAULT)
+    if prng_impl not in PRNG_IMPLS:
+        raise ValueError(f"config.prng_impl={prng_impl!r}; expected one of {PRNG_IMPLS}")
     for name in ("batch_size", "eval_batch_size"):  # both are global: each process feeds its equal share
         if config[name] % jax.process_count():
             raise ValueError(f"config.{name}={config[name]} is not divisible by {jax.process_count()} processes")
@@ -179,6 +183,8 @@ def _run(config, workdir: str, write_config: bool) -> dict:
     # --- shapes and shardings
     example = {k: np.asarray(v)[:1] for k, v in train_data[0].items()}
     create = functools.partial(steps.create_state, model=model, tx=tx, example=example, task=task)
+    # Every key of the run (init, dropout) is of config.prng_impl: JAX reads the default when it makes one.
+    jax.config.update("jax_default_prng_impl", config.get("prng_impl", PRNG_IMPL_DEFAULT))
     rng = jax.random.PRNGKey(config.seed)
     with sharding.mesh_context(mesh), nn.logical_axis_rules(rules):
         abstract = jax.eval_shape(create, rng)

@@ -48,6 +48,10 @@ def final_params(workdir):
     return Checkpointer(workdir).restore(None)["params"]
 
 
+def final_rng_shape(workdir):
+    return np.shape(Checkpointer(workdir).restore(None)["rng"])
+
+
 def assert_trees_equal(a, b, atol=0.0):
     flat_a, flat_b = jax.tree_util.tree_leaves_with_path(a), jax.tree_util.tree_leaves_with_path(b)
     assert [p for p, _ in flat_a] == [p for p, _ in flat_b]
@@ -236,11 +240,17 @@ def test_init_from_workdir_and_hf_dir(tmp_path, data_dir, minilm_dir):
 
 
 @pytest.mark.slow
-def test_packed_pretraining_runs(tmp_path):
-    """pack_per_row=3: short pairs share rows; the run trains and evaluates NSP per packed pair."""
+def test_packed_pretraining_runs_with_rbg_keys(tmp_path):
+    """pack_per_row=3: short pairs share rows; the run trains and evaluates NSP per packed pair. It also
+    runs on config.prng_impl='unsafe_rbg' (the fast GPU dropout keys): the saved key is an rbg key."""
     config = load_config(**{"data.pack_per_row": 3, "data.short_seq_prob": 0.5, "data.max_seq_length": 64,
-                            "data.max_predictions_per_seq": 10, "data.dir": str(tmp_path / "data")})
-    results = train.run(config, str(tmp_path / "run"))
+                            "data.max_predictions_per_seq": 10, "data.dir": str(tmp_path / "data"),
+                            "prng_impl": "unsafe_rbg"})
+    try:
+        results = train.run(config, str(tmp_path / "run"))
+    finally:  # the key implementation is process-global: later tests in this worker expect JAX's default
+        jax.config.update("jax_default_prng_impl", "threefry2x32")
+    assert final_rng_shape(str(tmp_path / "run")) == (4,)  # threefry2x32 keys are (2,)
     assert 0 <= results["nsp_accuracy"] <= 1 and results["masked_tokens"] > 0
     lines = [json.loads(x) for x in open(os.path.join(str(tmp_path / "run"), "metrics.jsonl")) if '"train"' in x]
     assert lines[-1]["loss"] < lines[0]["loss"]
