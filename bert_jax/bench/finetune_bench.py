@@ -21,7 +21,7 @@ import optax
 
 from bert_jax import flops
 from bert_jax.bench import peer, report
-from bert_jax.bench.pretrain_bench import add_common_arguments, compute_dtype, model_config
+from bert_jax.bench.pretrain_bench import add_common_arguments, check_finite, compute_dtype, model_config
 from bert_jax.bench.timing import median_seconds
 from bert_jax.data.packing import pack_lengths, pack_rows
 from bert_jax.models.heads import BertWithHead, SequenceClassificationHead
@@ -117,9 +117,11 @@ def time_ours(config, batches: list[dict], repeats: int) -> float:
     def epoch():
         for b in device_batches:
             holder["state"], metrics = step(holder["state"], b)
-        jax.block_until_ready(metrics["loss"])
+        holder["loss"] = jax.block_until_ready(metrics["loss"])
 
-    return median_seconds(epoch, repeats, warmup=1)
+    seconds = median_seconds(epoch, repeats, warmup=1)
+    check_finite(holder["loss"])
+    return seconds
 
 
 def time_peer(config, batches: list[dict], repeats: int, dtype: str, mode: str) -> float:

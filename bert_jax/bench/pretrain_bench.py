@@ -165,9 +165,17 @@ def time_train_step(model: nn.Module, task, batch: dict, repeats: int) -> float:
 
     def one():
         holder["state"], metrics = step(holder["state"], device_batch)
-        jax.block_until_ready(metrics["loss"])
+        holder["loss"] = jax.block_until_ready(metrics["loss"])
 
-    return median_seconds(one, repeats, warmup=2)  # the first call compiles
+    seconds = median_seconds(one, repeats, warmup=2)  # the first call compiles
+    check_finite(holder["loss"])
+    return seconds
+
+
+def check_finite(loss) -> None:
+    """A timing of a step that produced NaN/Inf measures nothing: refuse it."""
+    if not np.isfinite(float(loss)):
+        raise FloatingPointError(f"the timed step's loss is {float(loss)}")
 
 
 def time_peer_train_step(model, batches: list[dict], repeats: int, dtype: str) -> float:

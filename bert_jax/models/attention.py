@@ -73,6 +73,15 @@ def xla_attention(
     return jnp.einsum("bhqk,bkhd->bqhd", probs.astype(value.dtype), value)
 
 
+def packing_ids(attention_mask, segment_ids, shape) -> jax.Array:
+    """[batch, seq] int32: a real token's packing segment (1 when unpacked), 0 for padding. Attending
+    within equal ids keeps real tokens off padding and other examples, and gives padding itself a
+    non-empty row (fused softmaxes have no defined output for a fully masked row)."""
+    real = jnp.ones(shape, bool) if attention_mask is None else attention_mask.astype(bool)
+    packs = jnp.ones(shape, jnp.int32) if segment_ids is None else segment_ids.astype(jnp.int32)
+    return jnp.where(real, packs, 0)
+
+
 def _refuse_dropout(name: str, dropout_rate: float, deterministic: bool) -> None:
     if not deterministic and dropout_rate > 0.0:
         raise ValueError(f"attention_implementation={name!r} has no attention dropout; "
@@ -90,7 +99,10 @@ def cudnn_attention(query, key, value, *, attention_mask=None, segment_ids=None,
     del dropout_rng
     _refuse_dropout("cudnn", dropout_rate, deterministic)
     if segment_ids is not None:
-        mask = attention_bias_mask(attention_mask, segment_ids)
+        # Same-id mask over packing ids where padding is its own id: no query row is ever fully masked
+        # (a fully masked row is uniform in `xla` but has no defined value in a fused softmax).
+        ids = packing_ids(attention_mask, segment_ids, query.shape[:2])
+        mask = ids[:, None, :, None] == ids[:, None, None, :]
         return jax.nn.dot_product_attention(query, key, value, mask=mask, implementation="cudnn")
     lengths = None
     if attention_mask is not None:
@@ -117,9 +129,7 @@ def splash_attention(query, key, value, *, attention_mask=None, segment_ids=None
         raise ValueError(f"attention_implementation='splash' needs seq ({seq}) to be a multiple of {block}")
     ids = None
     if attention_mask is not None or segment_ids is not None:
-        real = jnp.ones(query.shape[:2], bool) if attention_mask is None else attention_mask.astype(bool)
-        packs = jnp.ones(query.shape[:2], jnp.int32) if segment_ids is None else segment_ids.astype(jnp.int32)
-        ids = jnp.where(real, packs, 0)
+        ids = packing_ids(attention_mask, segment_ids, query.shape[:2])
     sizes = splash.BlockSizes(block_q=block, block_kv=block, block_kv_compute=block, block_q_dkv=block,
                               block_kv_dkv=block, block_kv_dkv_compute=block, block_q_dq=block, block_kv_dq=block)
     kernel = splash.make_splash_mha(splash.MultiHeadMask([splash.FullMask((seq, seq))] * heads), head_shards=1,
