@@ -119,6 +119,11 @@ def finetuning_config(task: str) -> ml_collections.ConfigDict:
         lowercase=ml_collections.FieldReference(None, field_type=bool),  # None: from tokenizer_config.json, else True
         max_seq_length=128,
         pad_to_multiple_of=32,  # pad each batch to a multiple of this ≥ its longest row; 0 = to max_seq_length
+        # GLUE training: >1 packs each step's batch_size examples up to this many per max_seq_length row
+        # (segment ids, restarted positions, pooled at each [CLS]); rows per step are rounded up to
+        # packed_row_multiple (a multiple of the data-parallel size). Evaluation stays one example per row.
+        pack_per_row=1,
+        packed_row_multiple=8,
         train_limit=0,  # >0: a random subset of this many training examples (CPU experiments)
         predict_test=True,  # write test-split predictions when the test file exists
         skip_malformed_rows=False,  # TSV rows with a wrong column count: error (False) or skip (True)

@@ -56,6 +56,12 @@ def check_batch_sizes(config, mesh_shape: dict[str, int]) -> None:
         if config[name] % data_parallel:
             raise ValueError(f"config.{name}={config[name]} is not divisible by the data-parallel size "
                              f"{data_parallel} (mesh {mesh_shape})")
+    data = config.get("data", {})
+    if data.get("pack_per_row", 1) > 1 and "packed_row_multiple" in data:  # packed fine-tuning: rows split
+        for name, size in (("data-parallel size", data_parallel), ("process count", jax.process_count())):
+            if data.packed_row_multiple % size:
+                raise ValueError(f"config.data.packed_row_multiple={data.packed_row_multiple} is not divisible "
+                                 f"by the {name} {size}")
 
 
 def schedule_steps(config, task) -> tuple[int, int, int]:

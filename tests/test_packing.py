@@ -1,6 +1,7 @@
 """Packing several examples per row: the packer's invariants, and that a packed batch computes what the
 same examples compute padded one per row (per-example outputs and the pretraining loss)."""
 
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -86,3 +87,81 @@ def test_packed_pretraining_batch_has_the_padded_batchs_loss():
     a, b = losses(padded), losses(packed)
     for name in a:
         np.testing.assert_allclose(b[name], a[name], rtol=1e-5, err_msg=name)
+
+
+def _glue_task(tmp_path, subtask, folder, vocab, **data):
+    from bert_jax.config_base import finetuning_config
+    from bert_jax.tasks import (
+        base,
+        glue,  # noqa: F401  (registers the task)
+    )
+
+    config = finetuning_config("glue")
+    config.task.subtask = subtask
+    config.model.preset = "tiny"
+    config.model.hidden_dropout_prob = 0.0
+    config.data.update(dir=folder, vocab=vocab, **data)
+    config.batch_size = 32
+    return base.get("glue")(config, str(tmp_path / subtask))
+
+
+@pytest.mark.parametrize("subtask", ["rte", "stsb"])
+def test_packed_glue_training_batch_has_the_unpacked_loss(tmp_path, subtask, minilm_dir, shared_or_none):
+    """GLUE with data.pack_per_row: training batch k holds the same examples as unpacked batch k, and the
+    task's loss (cross-entropy for RTE, MSE for STS-B regression) and accuracy are the same on both."""
+    from tests.test_finetune import rte_folder
+
+    if subtask == "rte":
+        folder = rte_folder(str(tmp_path), shared_or_none)
+    elif shared_or_none is None:
+        pytest.skip("STS-B comes from ../shared/data")
+    else:
+        folder = f"{shared_or_none}/glue/STS-B"
+    vocab = f"{minilm_dir}/vocab.txt"
+    plain = _glue_task(tmp_path, subtask, folder, vocab)
+    packed = _glue_task(tmp_path, subtask, folder, vocab, pack_per_row=6, packed_row_multiple=4)
+    model = BertWithHead(plain.model_config, plain.head())
+    for k in (0, 7):
+        a, b = plain.dataset("train")[k], packed.dataset("train")[k]
+        assert b["label_weights"].sum() == len(a["labels"]) == 32
+        assert len(b["input_ids"]) % 4 == 0 and len(b["input_ids"]) < 32
+        np.testing.assert_allclose(np.sort(b["labels"][b["label_weights"] > 0]), np.sort(a["labels"]))
+        if k == 0:
+            params = nn.unbox(model.init(jax.random.PRNGKey(0), **plain.inputs(a)))["params"]
+        losses = [plain.loss(model.apply({"params": params}, **task.inputs(batch)), batch)
+                  for task, batch in ((plain, a), (packed, b))]
+        np.testing.assert_allclose(losses[1][0], losses[0][0], rtol=1e-5)
+        for name in losses[0][1]:
+            np.testing.assert_allclose(losses[1][1][name], losses[0][1][name], rtol=1e-6)
+
+
+def test_packing_is_refused_where_examples_are_not_one_pooled_row(tmp_path, minilm_dir):
+    from bert_jax.config_base import finetuning_config
+    from bert_jax.tasks import (
+        base,
+        ner,  # noqa: F401  (registers the task)
+    )
+
+    config = finetuning_config("ner")
+    config.data.update(vocab=f"{minilm_dir}/vocab.txt", pack_per_row=4)
+    with pytest.raises(ValueError, match="pack_per_row=4: packing is for sentence.*task 'ner' needs pack_per_row=1"):
+        base.get("ner")(config, str(tmp_path))
+
+
+@pytest.mark.slow
+def test_packed_glue_run_trains_evaluates_and_writes_predictions(tmp_path, minilm_dir, shared_or_none):
+    """The whole path from the command line with packed training rows; evaluation stays unpacked."""
+    import json
+
+    from tests.test_finetune import cli, read_tsv_rows, rte_folder
+
+    folder = rte_folder(str(tmp_path), shared_or_none)
+    workdir = tmp_path / "run"
+    cli("glue.py:rte,runlocal", workdir, f"--config.data.dir={folder}", f"--config.data.vocab={minilm_dir}/vocab.txt",
+        "--config.data.pack_per_row=4")
+    results = json.loads((workdir / "eval_results.json").read_text())
+    assert 0.0 <= results["accuracy"] <= 1.0
+    dev = read_tsv_rows(workdir / "predictions" / "dev.tsv")
+    assert len(dev) > 1 and {row[1] for row in dev[1:]} <= {"entailment", "not_entailment"}
+    train_lines = [json.loads(x) for x in open(workdir / "metrics.jsonl") if '"train"' in x]
+    assert train_lines and all(np.isfinite(line["loss"]) for line in train_lines)

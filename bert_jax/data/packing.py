@@ -12,6 +12,8 @@ from typing import Sequence
 
 import numpy as np
 
+PACKING_KEYS = ("position_ids", "segment_ids", "cls_positions")  # the model inputs a packed batch adds
+
 
 def pack_lengths(lengths: Sequence[int], width: int, max_per_row: int, open_rows: int = 64) -> list[list[int]]:
     """First-fit over a window of ``open_rows`` rows, in the given order (deterministic, O(n·open_rows)).

@@ -16,6 +16,7 @@ import numpy as np
 
 from bert_jax import flops
 from bert_jax.config_base import model_overrides
+from bert_jax.data.packing import pack_lengths, pack_rows
 from bert_jax.data.tokenizer import Tokenizer, load_tokenizer
 from bert_jax.models.bert import BertConfig
 from bert_jax.tasks.base import Task
@@ -77,6 +78,37 @@ class TrainBatches:
         index = self.indices(k)
         width = bucket_width(self.features.lengths[index].max(), self.max_length, self.multiple)
         return self.features.take(index[self.host_slice], width)
+
+
+class PackedTrainBatches(TrainBatches):
+    """TrainBatches' examples (global batch k = the same indices) packed up to ``max_per_row`` per row of
+    ``max_length`` tokens (data/packing.py). The row count is rounded up to ``row_multiple``, so a run
+    sees a few shapes, not one per batch. Per-example arrays (labels) become [rows, max_per_row] with
+    ``label_weights`` 1 at filled [CLS] slots. Each process takes its contiguous slice of the rows."""
+
+    def __init__(self, features: Features, global_batch: int, seed: int, max_length: int, max_per_row: int,
+                 row_multiple: int, process_index: int = 0, process_count: int = 1):
+        super().__init__(features, global_batch, seed, max_length, 0)
+        self.max_per_row, self.row_multiple = max_per_row, row_multiple
+        self.process_index, self.process_count = process_index, process_count
+
+    def __getitem__(self, k: int) -> dict[str, np.ndarray]:
+        index = self.indices(k)
+        lengths = self.features.lengths[index]
+        rows = [[int(index[j]) for j in row] for row in pack_lengths(lengths, self.max_length, self.max_per_row)]
+        count = -(-len(rows) // self.row_multiple) * self.row_multiple
+        arrays = self.features.arrays
+        tokens = {int(i): arrays["input_ids"][i, :n] for i, n in zip(index, lengths, strict=True)}
+        types = {int(i): arrays["token_type_ids"][i, :n] for i, n in zip(index, lengths, strict=True)}
+        batch = pack_rows(tokens, types, rows + [[]] * (count - len(rows)), self.max_length, self.max_per_row)
+        slot = batch.pop("example_index")
+        filled = slot >= 0
+        for name, values in arrays.items():
+            if name not in self.features.seq_keys:
+                batch[name] = np.where(filled, values[np.maximum(slot, 0)], 0).astype(values.dtype)
+        batch["label_weights"] = filled.astype(np.float32)
+        per_host = count // self.process_count
+        return {name: v[self.process_index * per_host:(self.process_index + 1) * per_host] for name, v in batch.items()}
 
 
 class EvalBatches:
@@ -156,6 +188,7 @@ class FinetuneTask(Task):
 
     eval_splits: tuple[str, ...] = ("dev",)
     selection_metric = "accuracy"
+    packable = False  # True where training batches may be packed (one pooled [CLS] per example)
 
     def __init__(self, config, workdir: str):
         super().__init__(config, workdir)
@@ -167,6 +200,9 @@ class FinetuneTask(Task):
             raise ValueError(f"config.data.max_seq_length={self.max_length} exceeds the model's "
                              f"max_position_embeddings={self.model_config.max_position_embeddings}")
         self._features: dict[str, Features] = {}
+        if config.data.get("pack_per_row", 1) > 1 and not self.packable:
+            raise ValueError(f"config.data.pack_per_row={config.data.pack_per_row}: packing is for sentence(-pair) "
+                             f"classification (GLUE); task {config.task.name!r} needs pack_per_row=1")
 
     @abc.abstractmethod
     def featurize(self, split: str) -> Features:
@@ -190,6 +226,10 @@ class FinetuneTask(Task):
         cfg = self.config
         process = {"process_index": jax.process_index(), "process_count": jax.process_count()}
         multiple = cfg.data.pad_to_multiple_of
+        pack = cfg.data.get("pack_per_row", 1)
+        if split == "train" and pack > 1:
+            return PackedTrainBatches(self.features(split), cfg.batch_size, cfg.seed, self.max_length, pack,
+                                      cfg.data.packed_row_multiple, **process)
         if split == "train":
             return TrainBatches(self.features(split), cfg.batch_size, cfg.seed, self.max_length, multiple, **process)
         return EvalBatches(self.features(split), cfg.eval_batch_size, self.max_length, multiple, **process)

@@ -14,6 +14,7 @@ import numpy as np
 import optax
 
 from bert_jax import metrics
+from bert_jax.data.packing import PACKING_KEYS
 from bert_jax.data.readers import DataError, read_tsv
 from bert_jax.io_utils import write_text
 from bert_jax.models.heads import SequenceClassificationHead
@@ -178,19 +179,26 @@ class GlueTask(FinetuneTask):
     def regression(self) -> bool:
         return self.sub.labels is None
 
+    packable = True
+
     def head(self):
         return SequenceClassificationHead(self.model_config, 1 if self.regression else len(self.sub.labels))
 
     def inputs(self, batch):
-        return {k: batch[k] for k in ("input_ids", "token_type_ids", "attention_mask")}
+        """Packed training batches (data.pack_per_row > 1) add position/segment ids and [CLS] positions."""
+        names = ("input_ids", "token_type_ids", "attention_mask") + PACKING_KEYS
+        return {k: batch[k] for k in names if k in batch}
 
     def loss(self, outputs, batch):
+        """Mean over the batch's examples: rows [batch] unpacked, filled [CLS] slots [rows, k] packed."""
         logits = outputs["logits"].astype(jnp.float32)
+        weights = batch.get("label_weights", jnp.ones(batch["labels"].shape, jnp.float32))
+        count = jnp.sum(weights)
         if self.regression:  # HF's num_labels=1: mean squared error
-            loss = jnp.mean((logits[:, 0] - batch["labels"]) ** 2)
-            return loss, {}
-        loss = jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, batch["labels"]))
-        return loss, {"accuracy": jnp.mean(jnp.argmax(logits, -1) == batch["labels"])}
+            return jnp.sum((logits[..., 0] - batch["labels"]) ** 2 * weights) / count, {}
+        per_example = optax.softmax_cross_entropy_with_integer_labels(logits, batch["labels"])
+        correct = jnp.argmax(logits, -1) == batch["labels"]
+        return jnp.sum(per_example * weights) / count, {"accuracy": jnp.sum(correct * weights) / count}
 
     def predict(self, outputs, batch):
         logits = outputs["logits"].astype(jnp.float32)

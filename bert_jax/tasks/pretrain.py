@@ -20,6 +20,7 @@ import optax
 from bert_jax import distributed, flops
 from bert_jax.config_base import model_overrides
 from bert_jax.data import pipeline, sources
+from bert_jax.data.packing import PACKING_KEYS
 from bert_jax.data.pretraining import MaskOptions, PairOptions, create_pairs
 from bert_jax.data.tokenizer import load_tokenizer
 from bert_jax.data.vocab_training import train_wordpiece
@@ -184,9 +185,6 @@ class PretrainTask(Task):
                 predictions["next_sentence_weights"] > 0])),
             "masked_tokens": int(w.sum()),
         }
-
-
-PACKING_KEYS = ("position_ids", "segment_ids", "cls_positions")
 
 
 def pretraining_inputs(batch: dict) -> dict:
