@@ -25,8 +25,8 @@ def parse_arg(arg: str | None, positional: str | None = None, **defaults) -> ml_
     return ml_collections.ConfigDict(out)
 
 
-# jax key implementation for init and dropout. 'unsafe_rbg' draws dropout masks far faster on GPUs
-# (BERT-base seq 128 on an H100: 174 → 144 ms per step with attention dropout; docs/performance.md);
+# jax key implementation for init and dropout. JAX documents 'rbg'/'unsafe_rbg' as faster to generate on
+# accelerators than threefry's hash rounds (the one H100 comparison here is inconclusive: docs/performance.md);
 # 'threefry2x32' (JAX's default) gives the same random bits however the computation is sharded.
 PRNG_IMPL_DEFAULT = "threefry2x32"
 PRNG_IMPLS = ("threefry2x32", "rbg", "unsafe_rbg")
@@ -96,7 +96,7 @@ def pretraining_config() -> ml_collections.ConfigDict:
     c.init_from = ""  # HF dir, TF checkpoint dir or a bert_jax workdir: encoder weights
     c.init_head = False  # also take the head from init_from (continued pretraining, phase 2)
     c.seed = 0
-    c.prng_impl = PRNG_IMPL_DEFAULT  # 'unsafe_rbg': much faster dropout masks on GPUs
+    c.prng_impl = PRNG_IMPL_DEFAULT  # threefry2x32 | rbg | unsafe_rbg (cheaper dropout masks on accelerators)
     c.allow_config_change = False  # resume a workdir whose config.json differs from this config
     c.nonfinite = "skip"  # NaN/Inf loss or gradients: skip the update and count it ('skip') or end the run ('stop')
     return c
@@ -152,7 +152,7 @@ def finetuning_config(task: str) -> ml_collections.ConfigDict:
     c.init_from = ""  # HF dir, TF checkpoint dir or a bert_jax workdir; the head starts fresh
     c.init_head = False
     c.seed = 0
-    c.prng_impl = PRNG_IMPL_DEFAULT  # 'unsafe_rbg': much faster dropout masks on GPUs
+    c.prng_impl = PRNG_IMPL_DEFAULT  # threefry2x32 | rbg | unsafe_rbg (cheaper dropout masks on accelerators)
     c.allow_config_change = False  # resume a workdir whose config.json differs from this config
     c.nonfinite = "skip"  # NaN/Inf loss or gradients: skip the update and count it ('skip') or end the run ('stop')
     return c

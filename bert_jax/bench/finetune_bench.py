@@ -125,21 +125,16 @@ def time_ours(config, batches: list[dict], repeats: int) -> float:
 
 
 def time_peer(config, batches: list[dict], repeats: int, dtype: str, mode: str) -> float:
-    import torch
     import transformers
 
     model = transformers.BertForSequenceClassification(peer.hf_config(config, num_labels=2)).to(peer.device())
     model = peer.compiled(model.train(), mode)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=2e-5, fused=peer.device() == "cuda")
+    optimizer = peer.adamw(model, 2e-5)
     tensors = [peer.tensors(b, ("input_ids", "token_type_ids", "attention_mask", "labels")) for b in batches]
 
     def epoch():
         for t in tensors:
-            with peer.autocast(dtype):
-                loss = model(**t).loss
-            loss.backward()
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
+            peer.training_step(model, optimizer, t, dtype)
         peer.synchronize()
 
     return median_seconds(epoch, repeats, warmup=1)
@@ -167,12 +162,8 @@ def run(args) -> int:
                                       real // args.steps, epoch_flops / args.steps, ours=True))
     if not args.no_peer and peer.available():
         batches = padded_batches(ids, types, labels, args.batch, 8, args.seq)
-        for mode in args.peer_modes.split(","):
-            try:
-                seconds = time_peer(config, batches, args.repeats, dtype, mode)
-            except Exception as error:  # torch.compile can fail on some stacks: report, keep the other rows
-                print(f"peer {mode} failed: {type(error).__name__}: {str(error)[:300]}")
-                continue
+        for mode, seconds in peer.time_modes(args.peer_modes, lambda mode: time_peer(
+                config, batches, args.repeats, dtype, mode)):
             rows.append(report.Timing(f"HF BertForSequenceClassification sdpa {mode}, padded ×8",
                                       seconds / args.steps, args.batch, real // args.steps,
                                       epoch_flops / args.steps, ours=False))

@@ -63,12 +63,8 @@ def run(args) -> int:
         seconds = time_ours(model_config(args, implementation), batch, args.repeats)
         rows.append(report.Timing(f"bert_jax {implementation}", seconds, args.batch, tokens, step_flops, ours=True))
     if not args.no_peer and peer.available():
-        for mode in args.peer_modes.split(","):
-            try:
-                seconds = time_peer(config, batch, args.repeats, dtype, mode)
-            except Exception as error:  # torch.compile can fail on some stacks: report, keep the other rows
-                print(f"peer {mode} failed: {type(error).__name__}: {str(error)[:300]}")
-                continue
+        for mode, seconds in peer.time_modes(args.peer_modes, lambda mode: time_peer(
+                config, batch, args.repeats, dtype, mode)):
             rows.append(report.Timing(f"HF BertModel sdpa {mode}", seconds, args.batch, tokens, step_flops,
                                       ours=False))
     report.print_table(rows)

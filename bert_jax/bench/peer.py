@@ -63,3 +63,29 @@ def tensors(batch: dict, names) -> dict:
     import torch
 
     return {name: torch.as_tensor(batch[name], dtype=torch.long, device=device()) for name in names}
+
+
+def adamw(model, lr: float, **kwargs):
+    """torch AdamW, fused on GPU (the fastest stock update)."""
+    import torch
+
+    return torch.optim.AdamW(model.parameters(), lr=lr, fused=device() == "cuda", **kwargs)
+
+
+def training_step(model, optimizer, tensors: dict, dtype: str) -> None:
+    """Forward (autocast), backward, update; ``tensors`` include the labels, so ``.loss`` is the HF loss."""
+    with autocast(dtype):
+        loss = model(**tensors).loss
+    loss.backward()
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+
+
+def time_modes(modes: str, timer):
+    """Yields (mode, seconds) for each comma-separated mode; a mode that fails (torch.compile can, on some
+    stacks) is reported and skipped so the other rows still print."""
+    for mode in modes.split(","):
+        try:
+            yield mode, timer(mode)
+        except Exception as error:
+            print(f"peer {mode} failed: {type(error).__name__}: {str(error)[:300]}")

@@ -181,20 +181,12 @@ def check_finite(loss) -> None:
 def time_peer_train_step(model, batches: list[dict], repeats: int, dtype: str) -> float:
     """Median seconds of one HF training step (forward, backward, fused AdamW) cycling over ``batches``
     (dicts of torch tensors with labels)."""
-    import torch
-
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, eps=1e-6, weight_decay=0.01,
-                                  fused=peer.device() == "cuda")
+    optimizer = peer.adamw(model, 1e-4, eps=1e-6, weight_decay=0.01)
     position = {"k": 0}
 
     def one():
-        tensors = batches[position["k"] % len(batches)]
+        peer.training_step(model, optimizer, batches[position["k"] % len(batches)], dtype)
         position["k"] += 1
-        with peer.autocast(dtype):
-            loss = model(**tensors).loss
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
         peer.synchronize()
 
     return median_seconds(one, repeats, warmup=3)  # compile + autotune on the first calls
@@ -240,14 +232,9 @@ def run(args) -> int:
             rows.append(report.Timing(f"bert_jax {implementation}, {layout}", seconds, args.batch, real,
                                       step_flops, ours=True))
     if not args.no_peer and peer.available():
-        model = _peer_pretraining_model(config)
-        for mode in args.peer_modes.split(","):
-            try:
-                seconds = time_peer_train_step(peer.compiled(model, mode), [_peer_tensors(padded)], args.repeats,
-                                               dtype)
-            except Exception as error:  # torch.compile can fail on some stacks: report, keep the other rows
-                print(f"peer {mode} failed: {type(error).__name__}: {str(error)[:300]}")
-                continue
+        model, tensors = _peer_pretraining_model(config), [_peer_tensors(padded)]
+        for mode, seconds in peer.time_modes(args.peer_modes, lambda mode: time_peer_train_step(
+                peer.compiled(model, mode), tensors, args.repeats, dtype)):
             rows.append(report.Timing(f"HF BertForPreTraining sdpa {mode}, padded", seconds, args.batch, real,
                                       step_flops, ours=False))
     report.print_table(rows)
