@@ -59,8 +59,10 @@ def test_config_errors_name_the_key():
     assert BertConfig.from_dict({"architectures": ["BertModel"], "transformers_version": "4.8.2"}) == BertConfig()
 
 
-def test_every_param_has_logical_axis_names():
-    model = H.BertWithHead(TINY, H.PretrainingHeads(TINY))
+@pytest.mark.parametrize("scan", [False, True])
+def test_every_param_has_logical_axis_names(scan):
+    cfg = TINY.replace(scan_layers=scan)
+    model = H.BertWithHead(cfg, H.PretrainingHeads(cfg))
     ids, types, mask = _inputs()
     boxed = model.init(jax.random.PRNGKey(0), ids, types, mask)["params"]
     leaves = jax.tree_util.tree_leaves(boxed, is_leaf=lambda x: isinstance(x, nn.Partitioned))
@@ -68,8 +70,12 @@ def test_every_param_has_logical_axis_names():
     allowed = {"vocab", "embed", "heads", "kv", "mlp", "layers", "position", "type_vocab", None}
     for leaf in leaves:
         assert set(leaf.names) <= allowed and len(leaf.names) == leaf.value.ndim
-    layer = boxed["bert"]["encoder"]["layer"]["attention"]["self"]["query"]["kernel"]
-    assert layer.names == ("layers", "embed", "heads", "kv")
+    encoder = boxed["bert"]["encoder"]
+    if scan:
+        assert encoder["layer"]["attention"]["self"]["query"]["kernel"].names == ("layers", "embed", "heads", "kv")
+    else:
+        assert sorted(encoder) == [f"layer_{i}" for i in range(cfg.num_hidden_layers)]
+        assert encoder["layer_1"]["attention"]["self"]["query"]["kernel"].names == ("embed", "heads", "kv")
 
 
 def test_scan_and_unrolled_layers_agree_and_remat_changes_nothing():
@@ -79,7 +85,8 @@ def test_scan_and_unrolled_layers_agree_and_remat_changes_nothing():
     stacked = stack_layers(flat, TINY.num_hidden_layers)
     out_flat = BertModel(flat_cfg).apply({"params": flat}, ids, types, mask)
     for policy in ("none", "full", "dots"):
-        out_scan = BertModel(TINY.replace(remat_policy=policy)).apply({"params": stacked}, ids, types, mask)
+        scan_cfg = TINY.replace(scan_layers=True, remat_policy=policy)
+        out_scan = BertModel(scan_cfg).apply({"params": stacked}, ids, types, mask)
         np.testing.assert_allclose(out_scan.sequence_output, out_flat.sequence_output, atol=1e-6)
     back = unstack_layers(stacked)
     assert jax.tree_util.tree_all(jax.tree_util.tree_map(np.array_equal, back, flat))

@@ -34,12 +34,14 @@ def _loss(model, params, ids, mask, positions):
     return jnp.mean(out["mlm_logits"] ** 2) + jnp.mean(out["nsp_logits"] ** 2)
 
 
+@pytest.mark.parametrize("scan", [False, True], ids=["unrolled", "scan"])
 @pytest.mark.parametrize("shape,preset", [({"data": 8}, "dp"), ({"data": 2, "fsdp": 4}, "fsdp"),
                                           ({"data": 2, "fsdp": 2, "tensor": 2}, "fsdp_tp")])
-def test_sharded_equals_single_device(shape, preset):
+def test_sharded_equals_single_device(shape, preset, scan):
     if jax.device_count() < 8:
         pytest.skip("needs 8 devices (XLA_FLAGS=--xla_force_host_platform_device_count=8 before JAX starts)")
-    model = BertWithHead(CFG, PretrainingHeads(CFG))
+    cfg = CFG.replace(scan_layers=scan)
+    model = BertWithHead(cfg, PretrainingHeads(cfg))
     ids, mask, positions = _batch()
     rng = jax.random.PRNGKey(0)
 
@@ -62,15 +64,17 @@ def test_sharded_equals_single_device(shape, preset):
     jax.tree_util.tree_map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-5), grads, ref_grads)
 
     table = params["bert"]["embeddings"]["word_embeddings"]["embedding"]  # [vocab, embed]
-    kernel = params["bert"]["encoder"]["layer"]["intermediate"]["dense"]["kernel"]  # [layers, embed, mlp]
+    encoder = params["bert"]["encoder"]
+    kernel = (encoder["layer"] if scan else encoder["layer_1"])["intermediate"]["dense"]["kernel"]
+    layers = (2,) if scan else ()  # [layers, embed, mlp] stacked, [embed, mlp] per layer
     local_table = table.addressable_shards[0].data.shape
     local_kernel = kernel.addressable_shards[0].data.shape
     if preset == "dp":
         assert local_table == table.shape and local_kernel == kernel.shape
     if preset == "fsdp":
-        assert local_table == (128, 128 // 4) and local_kernel == (2, 128 // 4, 512)
+        assert local_table == (128, 128 // 4) and local_kernel == layers + (128 // 4, 512)
     if preset == "fsdp_tp":
-        assert local_table == (128 // 2, 128 // 2) and local_kernel == (2, 128 // 2, 512 // 2)
+        assert local_table == (128 // 2, 128 // 2) and local_kernel == layers + (128 // 2, 512 // 2)
 
 
 def test_mesh_shape_errors():

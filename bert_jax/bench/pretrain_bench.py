@@ -40,7 +40,7 @@ def add_common_arguments(parser: argparse.ArgumentParser, seq: int, batch: int) 
     parser.add_argument("--dtype", default=None, help="compute dtype; default float32 on CPU, bfloat16 elsewhere")
     parser.add_argument("--attention", default="xla", help="ours: comma-separated attention implementations")
     parser.add_argument("--remat", default="none", help="ours: BertConfig.remat_policy")
-    parser.add_argument("--no-scan", action="store_true", help="ours: unrolled layers instead of nn.scan")
+    parser.add_argument("--scan", action="store_true", help="ours: nn.scan over layers instead of unrolled layers")
     parser.add_argument("--dropout", type=float, default=None,
                         help="both: hidden (and, for xla, attention) dropout instead of the preset's 0.1")
     parser.add_argument("--prng", default=None, help="ours: jax_default_prng_impl (threefry2x32, rbg, unsafe_rbg)")
@@ -71,7 +71,7 @@ def model_config(args, implementation: str = "xla") -> BertConfig:
     if fused:
         dropout["attention_probs_dropout_prob"] = 0.0
     return BertConfig.preset(args.size, dtype=compute_dtype(args), attention_implementation=implementation,
-                             remat_policy=args.remat, scan_layers=not args.no_scan, **dropout)
+                             remat_policy=args.remat, scan_layers=args.scan, **dropout)
 
 
 def example_lengths(rng: np.random.Generator, n: int, seq: int, padding: float) -> np.ndarray:

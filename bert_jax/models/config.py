@@ -71,7 +71,7 @@ class BertConfig:
     dtype: str = "float32"  # compute dtype (bfloat16 on accelerators); LayerNorm/softmax stats stay fp32
     param_dtype: str = "float32"
     gelu_approximate: bool = False  # tanh GELU, as Google's TF code computes it
-    scan_layers: bool = True  # nn.scan over layers: params stacked on a leading `layers` axis
+    scan_layers: bool = False  # True: nn.scan over layers (params stacked on a leading `layers` axis)
     remat_policy: str = "none"  # one of REMAT_POLICIES
     attention_implementation: str = "xla"  # see models/attention.py: xla, cudnn (NVIDIA bf16), splash (TPU)
 
