@@ -233,6 +233,24 @@ def _strip_boxes(tree):
     return jax.tree_util.tree_map(lambda x: x.value if is_box(x) else x, tree, is_leaf=is_box)
 
 
+def _key_paths(tree) -> set[str]:
+    return {"/".join(str(getattr(k, "key", k)) for k in p) for p, _ in jax.tree_util.tree_leaves_with_path(tree)}
+
+
+def _layers_like(theirs: dict, ours: dict) -> dict:
+    """Encoder params in our layer layout: stacked under encoder/layer (nn.scan) or encoder/layer_i
+    (unrolled), whichever layout init_from was saved in."""
+    from bert_jax.convert import stack_layers, unstack_layers
+
+    stacked_ours = "layer" in ours.get("encoder", {})
+    stacked_theirs = "layer" in theirs.get("encoder", {})
+    if stacked_ours and not stacked_theirs:
+        return stack_layers(theirs, len(theirs.get("encoder", {})))
+    if stacked_theirs and not stacked_ours:
+        return unstack_layers(theirs)
+    return theirs
+
+
 def _load_init(path: str, params: dict, with_head: bool) -> dict:
     """Encoder weights (and the head, with ``with_head``) from an HF dir, a TF checkpoint or a bert_jax
     workdir; whatever is not loaded keeps its fresh initialisation."""
@@ -249,7 +267,12 @@ def _load_init(path: str, params: dict, with_head: bool) -> dict:
         if part not in source:
             raise ValueError(f"config.init_from={path} has no '{part}' params (config.init_head={with_head})")
         ours = params[part]
-        theirs = source[part]
+        theirs = _layers_like(source[part], ours) if part == "bert" else source[part]
+        only_theirs, only_ours = _key_paths(theirs) - _key_paths(ours), _key_paths(ours) - _key_paths(theirs)
+        if only_theirs or only_ours:
+            raise ValueError(f"config.init_from={path}: {part} params do not match the model's (another layer "
+                             f"count or architecture): only in init_from {sorted(only_theirs)[:5]}, only in the "
+                             f"model {sorted(only_ours)[:5]}")
         mismatched = [
             f"{'/'.join(str(getattr(k, 'key', k)) for k in p)}: {tuple(np.shape(a))} vs {tuple(b.shape)}"
             for (p, a), b in zip(jax.tree_util.tree_leaves_with_path(theirs), jax.tree_util.tree_leaves(ours),

@@ -235,8 +235,18 @@ def test_init_from_workdir_and_hf_dir(tmp_path, data_dir, minilm_dir):
 
     assert not np.array_equal(pick(loaded), pick(trained))  # without init_head the head starts fresh
 
-    with pytest.raises(ValueError, match="shapes differ"):
+    # MiniLM has 6 layers of width 384: another layer count (unrolled layers) or other widths (nn.scan)
+    with pytest.raises(ValueError, match=r"bert params do not match the model's.*only in init_from \['encoder/layer_2"):
         train.run(load_config(**frozen, init_from=minilm_dir), str(tmp_path / "mismatch"))
+    with pytest.raises(ValueError, match=r"bert shapes differ from the model's"):
+        train.run(load_config(**frozen, init_from=minilm_dir, **{"model.scan_layers": True}),
+                  str(tmp_path / "mismatch_scan"))
+    # A workdir saved with unrolled layers initialises a run that scans them (and gives the same encoder).
+    scanned = str(tmp_path / "scanned")
+    train.run(load_config(**frozen, init_from=source, **{"model.scan_layers": True}), scanned)
+    stacked = final_params(scanned)["bert"]["encoder"]["layer"]
+    np.testing.assert_array_equal(stacked["output"]["dense"]["kernel"][1],
+                                  trained["bert"]["encoder"]["layer_1"]["output"]["dense"]["kernel"])
 
 
 @pytest.mark.slow
