@@ -2,8 +2,16 @@
 
 import importlib.util
 import os
+import tempfile
 
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
+# One persistent XLA compilation cache for the test process, its xdist siblings and the CLI subprocesses
+# they start (they inherit the environment): dozens of tests compile the same tiny models at the same
+# shapes. Only compiles that took over a second are stored; entries are keyed by jax version, HLO and
+# devices, so a stale entry is never used. A damaged entry is a warning and a recompile (jax's own rule).
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(tempfile.gettempdir(),
+                                                                f"bert_jax_tests_xla_cache_{os.getuid()}"))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "1")
 
 import pytest  # noqa: E402
 

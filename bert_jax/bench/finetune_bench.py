@@ -17,7 +17,6 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from bert_jax import flops
 from bert_jax.bench import peer, report
@@ -28,6 +27,7 @@ from bert_jax.models.heads import BertWithHead, SequenceClassificationHead
 from bert_jax.optim import create_optimizer
 from bert_jax.step import create_state, train_step
 from bert_jax.tasks.finetune import bucket_width
+from bert_jax.tasks.glue import classification_inputs, classification_loss
 
 # Percentiles 0, 5, ..., 100 of SST-2 train lengths in uncased WordPiece tokens with [CLS] and [SEP]
 # (67,349 sentences; mean 13.3, median 10, max 66), measured on GLUE's train.tsv with Google's vocab.txt.
@@ -89,18 +89,10 @@ def packed_batches(ids, types, labels, batch: int, seq: int, max_per_row: int) -
 
 
 class _Classification:
-    """Cross-entropy over the batch's examples: one per row padded, one per [CLS] slot packed."""
+    """GLUE's classification inputs and loss (one example per row padded, one per [CLS] slot packed)."""
 
-    @staticmethod
-    def inputs(batch):
-        names = ("input_ids", "token_type_ids", "attention_mask", "position_ids", "segment_ids", "cls_positions")
-        return {k: batch[k] for k in names if k in batch}
-
-    @staticmethod
-    def loss(outputs, batch):
-        per = optax.softmax_cross_entropy_with_integer_labels(outputs["logits"].astype(jnp.float32), batch["labels"])
-        weights = batch.get("label_weights", jnp.ones_like(per))
-        return jnp.sum(per * weights) / jnp.sum(weights), {}
+    inputs = staticmethod(classification_inputs)
+    loss = staticmethod(classification_loss)
 
 
 def time_ours(config, batches: list[dict], repeats: int) -> float:

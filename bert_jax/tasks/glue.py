@@ -24,6 +24,26 @@ from bert_jax.tasks.finetune import Features, FinetuneTask, in_order
 log = logging.getLogger(__name__)
 
 
+def classification_inputs(batch: dict) -> dict:
+    """The model's inputs; packed training batches (data.pack_per_row > 1) add position/segment ids and
+    [CLS] positions."""
+    names = ("input_ids", "token_type_ids", "attention_mask") + PACKING_KEYS
+    return {k: batch[k] for k in names if k in batch}
+
+
+def classification_loss(outputs: dict, batch: dict, regression: bool = False):
+    """Mean over the batch's examples: logits [batch, labels] unpacked, [rows, k, labels] packed, with
+    ``label_weights`` (0 = an empty [CLS] slot) when present. Regression is HF's num_labels=1: squared error."""
+    logits = outputs["logits"].astype(jnp.float32)
+    weights = batch.get("label_weights", jnp.ones(batch["labels"].shape, jnp.float32))
+    count = jnp.sum(weights)
+    if regression:
+        return jnp.sum((logits[..., 0] - batch["labels"]) ** 2 * weights) / count, {}
+    per_example = optax.softmax_cross_entropy_with_integer_labels(logits, batch["labels"])
+    correct = jnp.argmax(logits, -1) == batch["labels"]
+    return jnp.sum(per_example * weights) / count, {"accuracy": jnp.sum(correct * weights) / count}
+
+
 @dataclasses.dataclass(frozen=True)
 class Subtask:
     folder: str  # in glue_data, and the submission file's stem
@@ -185,20 +205,10 @@ class GlueTask(FinetuneTask):
         return SequenceClassificationHead(self.model_config, 1 if self.regression else len(self.sub.labels))
 
     def inputs(self, batch):
-        """Packed training batches (data.pack_per_row > 1) add position/segment ids and [CLS] positions."""
-        names = ("input_ids", "token_type_ids", "attention_mask") + PACKING_KEYS
-        return {k: batch[k] for k in names if k in batch}
+        return classification_inputs(batch)
 
     def loss(self, outputs, batch):
-        """Mean over the batch's examples: rows [batch] unpacked, filled [CLS] slots [rows, k] packed."""
-        logits = outputs["logits"].astype(jnp.float32)
-        weights = batch.get("label_weights", jnp.ones(batch["labels"].shape, jnp.float32))
-        count = jnp.sum(weights)
-        if self.regression:  # HF's num_labels=1: mean squared error
-            return jnp.sum((logits[..., 0] - batch["labels"]) ** 2 * weights) / count, {}
-        per_example = optax.softmax_cross_entropy_with_integer_labels(logits, batch["labels"])
-        correct = jnp.argmax(logits, -1) == batch["labels"]
-        return jnp.sum(per_example * weights) / count, {"accuracy": jnp.sum(correct * weights) / count}
+        return classification_loss(outputs, batch, self.regression)
 
     def predict(self, outputs, batch):
         logits = outputs["logits"].astype(jnp.float32)
