@@ -9,6 +9,24 @@ import os
 
 log = logging.getLogger("bert_jax")
 
+def _summary_writer_class():
+    """tensorboardX's SummaryWriter, imported without torch. tensorboardX tries ``import torch`` at import
+    time only to accept torch tensors; we log Python floats, and where torch is installed (the test extras,
+    most GPU images) that import costs 2-8 s of every run's start, on process 0 only, while the other
+    processes wait in the first collective. Hiding torch for that one import leaves tensorboardX on numpy."""
+    import sys
+
+    if "tensorboardX" in sys.modules or "torch" in sys.modules:
+        from tensorboardX import SummaryWriter
+        return SummaryWriter
+    sys.modules["torch"] = None  # makes ``import torch`` raise ImportError, which tensorboardX handles
+    try:
+        from tensorboardX import SummaryWriter
+    finally:
+        del sys.modules["torch"]
+    return SummaryWriter
+
+
 _CONSOLE_KEYS = ("loss", "mlm_accuracy", "nsp_accuracy", "learning_rate", "step_time", "tokens_per_second", "mfu")
 
 
@@ -21,8 +39,7 @@ class MetricsLogger:
         self.enabled = enabled
         if not enabled:
             return
-        from tensorboardX import SummaryWriter
-
+        SummaryWriter = _summary_writer_class()
         self._file = open(self.path, "a", encoding="utf-8")
         self._writer = SummaryWriter(os.path.join(workdir, "tensorboard"))
 

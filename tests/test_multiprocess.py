@@ -43,8 +43,24 @@ def _free_port() -> int:
 
 def _env(devices: int, **extra: str) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BERT_JAX_")}
-    env.update(JAX_PLATFORMS="cpu", XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}", **extra)
+    # PYTHONFAULTHANDLER: a process aborted by the coordination service (e.g. its peer hung) prints every
+    # thread's stack, so a failure says where each process was.
+    env.update(JAX_PLATFORMS="cpu", XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
+               PYTHONFAULTHANDLER="1", **extra)
     return env
+
+
+def _launch_two(workdir, *args: str) -> None:
+    """Two processes by the GPU launcher's --local mode (the environment it gives nodes); on failure the
+    message holds the end of both processes' logs (process 1's is written beside the workdir)."""
+    launcher = subprocess.run(["bash", "launch/gpu_nodes.sh", "--local=2", f"--port={_free_port()}", "--", *args,
+                               f"--workdir={workdir}"], cwd=ROOT, capture_output=True, text=True, env=_env(4),
+                              timeout=900)
+    if launcher.returncode != 0:
+        second = f"{workdir}.p1.log"
+        second_log = open(second, errors="replace").read() if os.path.exists(second) else "(no log)"
+        pytest.fail(f"launcher exited {launcher.returncode}\n--- process 0 ---\n{launcher.stdout[-5000:]}"
+                    f"{launcher.stderr[-2000:]}\n--- process 1 ({second}) ---\n{second_log[-5000:]}")
 
 
 def _start_two(workdir, *overrides: str) -> list[subprocess.Popen]:
@@ -92,10 +108,7 @@ def runs(tmp_path_factory):
     process 0 prepares the data while process 1 waits at the barrier), then one process with 8 devices
     on the same prepared data."""
     two, one = tmp_path_factory.mktemp("two"), tmp_path_factory.mktemp("one")
-    launcher = subprocess.run(["bash", "launch/gpu_nodes.sh", "--local=2", f"--port={_free_port()}", "--",
-                               *ARGS, f"--workdir={two}"], cwd=ROOT, capture_output=True, text=True, env=_env(4),
-                              timeout=900)
-    assert launcher.returncode == 0, launcher.stdout[-3000:] + launcher.stderr[-3000:]
+    _launch_two(two, *ARGS)
     _run_one(one, f"--config.data.dir={two / 'data'}")
     return two, one
 
@@ -151,9 +164,7 @@ def test_fine_tuning_on_two_processes_scores_and_predicts_as_one(tmp_path, minil
     args = ["--config=configs/glue.py:rte,runlocal", f"--config.init_from={minilm_dir}", "--config.eval_batches=0",
             f"--config.data.dir={data}"]
     two, one = tmp_path / "two", tmp_path / "one"
-    launcher = subprocess.run(["bash", "launch/gpu_nodes.sh", "--local=2", f"--port={_free_port()}", "--", *args,
-                               f"--workdir={two}"], cwd=ROOT, capture_output=True, text=True, env=_env(4), timeout=900)
-    assert launcher.returncode == 0, launcher.stdout[-3000:] + launcher.stderr[-3000:]
+    _launch_two(two, *args)
     single = subprocess.run([sys.executable, "-m", "bert_jax.main", *args, f"--workdir={one}"], cwd=ROOT,
                             capture_output=True, text=True, env=_env(8), timeout=600)
     assert single.returncode == 0, single.stderr[-3000:]
