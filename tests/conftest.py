@@ -50,3 +50,20 @@ def torch_transformers():
     transformers = pytest.importorskip("transformers")
     torch.set_num_threads(2)
     return torch, transformers
+
+
+def pytest_configure(config):
+    """Refuses ``--dist=loadgroup`` where it would not group: pytest 9.2's structured node ids make
+    pytest-xdist ≤ 3.8 drop its group tags (xdist issue #1386). Ungrouped, the tests that share an expensive
+    fixture compute it on every worker and the two-process tests run at once: a slow, overloaded run
+    instead of an error."""
+    if config.getoption("dist", "no") != "loadgroup" or hasattr(config, "workerinput"):
+        return
+    from importlib.metadata import version
+
+    from packaging.version import Version
+
+    if Version(pytest.__version__) >= Version("9.2.0") and Version(version("pytest-xdist")) <= Version("3.8.0"):
+        raise pytest.UsageError(f"pytest {pytest.__version__} with pytest-xdist {version('pytest-xdist')} does not "
+                                "group --dist=loadgroup tests (xdist issue #1386): pip install 'pytest<9.2' "
+                                "(the test extras' pin)")
