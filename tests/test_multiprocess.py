@@ -139,7 +139,13 @@ def test_sigterm_to_one_host_stops_both_at_one_step_and_resume_matches(runs, tmp
     processes = _start_two(workdir, *data)
     deadline = time.time() + 300
     while not (workdir / "metrics.jsonl").exists() or len(_metrics(workdir)) < 3:
-        assert time.time() < deadline and all(p.poll() is None for p in processes), "the run did not start"
+        if time.time() > deadline or any(p.poll() is not None for p in processes):
+            for p in processes:
+                p.kill()
+            outputs = [p.communicate()[0] for p in processes]
+            pytest.fail("the run did not reach step 3 (exit codes "
+                        f"{[p.returncode for p in processes]}):\n" +
+                        "\n".join(f"--- process {i} ---\n{out[-4000:]}" for i, out in enumerate(outputs)))
         time.sleep(0.2)
     processes[1].send_signal(signal.SIGTERM)  # only the second host is told
     outputs = _finish(processes)
