@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import itertools
 import json
 import logging
 import math
@@ -21,7 +22,7 @@ import numpy as np
 from jax.experimental import multihost_utils
 from jax.sharding import NamedSharding, PartitionSpec
 
-from bert_jax import flops, sharding, tasks
+from bert_jax import distributed, flops, sharding, tasks
 from bert_jax import step as steps
 from bert_jax import workdir as workdir_lib
 from bert_jax.checkpoint import BestCheckpoint, Checkpointer, PreemptionFlag, describe_error
@@ -144,6 +145,9 @@ def _config_dict(config) -> dict:
     return json.loads(config.to_json_best_effort())
 
 
+_RUN_COUNT = itertools.count(1)  # barrier names are used once each
+
+
 def run(config, workdir: str) -> dict:
     """Trains (or resumes) in ``workdir``; returns the final eval results. The workdir is locked for the
     run, and a workdir that holds another config is refused (unless ``allow_config_change``)."""
@@ -151,7 +155,12 @@ def run(config, workdir: str) -> dict:
     with workdir_lib.WorkdirLock(workdir) if jax.process_index() == 0 else contextlib.nullcontext():
         write_config = workdir_lib.check_config(os.path.join(workdir, "config.json"), _config_dict(config),
                                                 config.get("allow_config_change", False))
-        return _run(config, workdir, write_config)
+        results = _run(config, workdir, write_config)
+    # The processes leave together. At exit JAX's shutdown barrier gives the last process only 300 s, and
+    # the end of a run is uneven: process 0 alone writes the prediction files and the plot (minutes for
+    # SQuAD's n-best on a large dev set), the others finish their checkpoint writes.
+    distributed.wait_for_all(f"bert_jax: run {next(_RUN_COUNT)} finished")  # the same count on every process
+    return results
 
 
 def _run(config, workdir: str, write_config: bool) -> dict:
