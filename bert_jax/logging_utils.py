@@ -6,16 +6,16 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 
 log = logging.getLogger("bert_jax")
+
 
 def _summary_writer_class():
     """tensorboardX's SummaryWriter, imported without torch. tensorboardX tries ``import torch`` at import
     time only to accept torch tensors; we log Python floats, and where torch is installed (the test extras,
     most GPU images) that import costs 2-8 s of every run's start, on process 0 only, while the other
     processes wait in the first collective. Hiding torch for that one import leaves tensorboardX on numpy."""
-    import sys
-
     if "tensorboardX" in sys.modules or "torch" in sys.modules:
         from tensorboardX import SummaryWriter
         return SummaryWriter

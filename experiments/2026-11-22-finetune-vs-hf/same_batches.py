@@ -88,11 +88,8 @@ def run_hf(task: str, data, total: int, warmup: int, per_epoch: int, head: dict)
     with torch.no_grad():
         model.classifier.weight.copy_(torch.from_numpy(head["kernel"].T.copy()))
         model.classifier.bias.copy_(torch.from_numpy(head["bias"].copy()))
-    no_decay = [p for n, p in model.named_parameters() if n.endswith("bias") or "LayerNorm" in n]
-    decay = [p for n, p in model.named_parameters() if not (n.endswith("bias") or "LayerNorm" in n)]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}],
-                            lr=main_table.LR, eps=1e-6)
-    schedule = transformers.get_linear_schedule_with_warmup(opt, warmup, total)
+    opt, schedule = main_table._optimizer(torch, model, total)  # the main table's AdamW groups and schedule
+    assert warmup == round(0.1 * total), (warmup, total)  # the warmup both sides use
 
     def dev_scores():
         model.eval()
