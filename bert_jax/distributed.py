@@ -1,5 +1,6 @@
 """Multi-process start-up: jax.distributed.initialize when the environment says several processes run,
-and a barrier for host-side work (data preparation) that may take hours.
+a barrier for host-side work (data preparation) that may take hours, and connect_collectives, which
+connects a mesh's device groups while the processes are in step.
 
 TPU VMs and Slurm/Open MPI clusters are detected by JAX itself; elsewhere set BERT_JAX_COORDINATOR
 (host:port), BERT_JAX_NUM_PROCESSES and BERT_JAX_PROCESS_ID.
@@ -7,10 +8,13 @@ TPU VMs and Slurm/Open MPI clusters are detected by JAX itself; elsewhere set BE
 
 from __future__ import annotations
 
+import itertools
 import os
 
 import jax
+import numpy as np
 from jax.experimental import multihost_utils
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 
 def initialize_from_flags_or_env() -> None:
@@ -22,10 +26,41 @@ def initialize_from_flags_or_env() -> None:
     elif os.environ.get("TPU_WORKER_HOSTNAMES") or os.environ.get("SLURM_NTASKS", "1") != "1":
         jax.distributed.initialize()  # auto-detected cluster
     if jax.process_count() > 1:
-        # One collective while the processes are in step (initialize is itself a barrier): the CPU (gloo)
-        # and GPU collectives connect their peers on first use, with a short connect timeout, so first use
-        # must not come after one process has spent minutes on work of its own.
+        # Every process is up and agrees (initialize is itself a barrier). This collective connects only
+        # the cross-process pairs of JAX's own helpers; a run's mesh is connected by connect_collectives.
         multihost_utils.sync_global_devices("bert_jax: processes started")
+
+
+def connect_collectives(mesh: Mesh) -> None:
+    """Runs one all-reduce over every device group a program on ``mesh`` can communicate in (each mesh
+    axis and each combination of axes), compiled first and started after a barrier, so all processes
+    arrive together.
+
+    Why: XLA:CPU's gloo collectives connect a group's peers the first time a program communicates over
+    that group, and wait only 30 s for the other processes to arrive (jaxlib 0.10; after that a collective
+    waits 30 min). Without this the first train step connects the gradient all-reduce's group, and a host
+    that compiles that step 30 s later than another (a busy machine, a cold compile cache) fails the run
+    with "Gloo context initialization failed". On GPU it makes the NCCL communicators here too.
+    """
+    if jax.process_count() == 1:
+        return
+    axes = [a for a in mesh.axis_names if mesh.shape[a] > 1]
+    groups = [g for size in range(1, len(axes) + 1) for g in itertools.combinations(axes, size)]
+    every_axis = PartitionSpec(tuple(mesh.axis_names))
+
+    def reduce_over_groups(x):  # x: [1] on each device
+        return tuple(jax.lax.psum(x, group) for group in groups)
+
+    program = jax.jit(jax.shard_map(reduce_over_groups, mesh=mesh, in_specs=every_axis,
+                                    out_specs=(every_axis,) * len(groups)))
+    ones = jax.make_array_from_callback((mesh.size,), NamedSharding(mesh, every_axis),
+                                        lambda index: np.ones((1,), np.int32))
+    compiled = program.lower(ones).compile()
+    wait_for_all(f"bert_jax: connect collectives {next(_CONNECT_COUNT)}")
+    jax.block_until_ready(compiled(ones))
+
+
+_CONNECT_COUNT = itertools.count(1)  # barrier names are used once each; the same count on every process
 
 
 def wait_for_all(name: str, timeout_s: float = 24 * 3600) -> None:

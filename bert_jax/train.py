@@ -169,6 +169,7 @@ def _run(config, workdir: str, write_config: bool) -> dict:
     # --- mesh: fails fast when the shape does not fit the devices
     devices = jax.devices()[: config.num_devices] if config.num_devices else None
     mesh = sharding.make_mesh(dict(config.mesh), dict(config.dcn_mesh) if config.get("dcn_mesh") else None, devices)
+    distributed.connect_collectives(mesh)
     rules = sharding.get_rules(config.sharding)
     data_sharding = sharding.batch_sharding(mesh)
     check_batch_sizes(config, dict(mesh.shape))

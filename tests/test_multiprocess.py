@@ -162,6 +162,42 @@ def test_sigterm_to_one_host_stops_both_at_one_step_and_resume_matches(runs, tmp
         np.testing.assert_allclose(a, b, rtol=0, atol=2e-6)
 
 
+# Process 1 reaches the training loop LATE seconds after process 0, as when one host compiles slower or is
+# busier: process 0 then waits in the first step's gradient all-reduce.
+_LATE_SECOND_PROCESS = """
+import sys, time
+import jax
+from absl import app
+from bert_jax import main, train
+late, run = float(sys.argv.pop(1)), train.Loop.run
+def run_late(self, *args, **kwargs):
+    if jax.process_index() == 1:
+        time.sleep(late)
+    return run(self, *args, **kwargs)
+train.Loop.run = run_late
+app.run(main.main)
+"""
+
+
+def test_a_process_that_reaches_the_first_step_late_does_not_fail_the_run(runs, tmp_path):
+    """XLA:CPU's gloo connects a device group's peers the first time a program communicates over that group
+    and waits only 30 s for the others (jaxlib 0.10), so a host that compiled the first step 40 s later used
+    to fail the run ("Gloo context initialization failed", the gate of 2026-11-23). The groups are now
+    connected at start-up while the processes are in step; after that a collective waits 30 min."""
+    port, late = _free_port(), "40"
+    processes = [subprocess.Popen([sys.executable, "-c", _LATE_SECOND_PROCESS, late, *ARGS,
+                                   "--config.data.dir=" + str(runs[0] / "data"), f"--workdir={tmp_path / 'late'}"],
+                                  cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                  env=_env(4, BERT_JAX_COORDINATOR=f"localhost:{port}", BERT_JAX_NUM_PROCESSES="2",
+                                           BERT_JAX_PROCESS_ID=str(i)))
+                 for i in range(2)]
+    _finish(processes)
+    reference = {m["step"]: m["loss"] for m in _metrics(runs[1]) if m["split"] == "train"}
+    losses = [(m["step"], m["loss"]) for m in _metrics(tmp_path / "late") if m["split"] == "train"]
+    assert [s for s, _ in losses] == list(range(1, STEPS + 1))
+    np.testing.assert_allclose([loss for _, loss in losses], [reference[s] for s, _ in losses], rtol=2e-5)
+
+
 def test_fine_tuning_on_two_processes_scores_and_predicts_as_one(tmp_path, minilm_dir):
     """Eval rows are split over the hosts and all-gathered: the two-process run scores every dev example
     and writes the same prediction file as one process. Hand-made rows in RTE's layout (the real files

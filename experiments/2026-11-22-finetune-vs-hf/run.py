@@ -184,7 +184,7 @@ def _run_hf_ner(torch, transformers, tokenizer, seed: int, start: float) -> dict
             firsts.append(first)
         if with_labels:
             labels = torch.full(enc["input_ids"].shape, -100, dtype=torch.long)
-            for b, (s, first) in enumerate(zip(sentences, firsts)):
+            for b, (s, first) in enumerate(zip(sentences, firsts, strict=True)):
                 for word, position in first.items():
                     labels[b, position] = CONLL_TAGS.index(s.tags[word])
             enc["labels"] = labels
@@ -198,7 +198,7 @@ def _run_hf_ner(torch, transformers, tokenizer, seed: int, start: float) -> dict
                 chunk = dev[i:i + 64]
                 enc, firsts = encode(chunk, with_labels=False)
                 argmax = model(**enc).logits.argmax(-1)
-                for b, (s, first) in enumerate(zip(chunk, firsts)):
+                for b, (s, first) in enumerate(zip(chunk, firsts, strict=True)):
                     gold.append(s.tags)
                     predicted.append([CONLL_TAGS[int(argmax[b, first[w]])] if w in first else "O"
                                       for w in range(len(s.words))])
@@ -238,7 +238,8 @@ def report(out: str) -> None:
             hf = np.array([100 * r["hf"][metric] for r in rows])
             minutes = " / ".join(f"{np.mean([r[side]['seconds'] for r in rows]) / 60:.1f}" for side in ("ours", "hf"))
             lines.append(f"| {task} | {metric} | {ours.mean():.2f} ± {ours.std():.2f} | {hf.mean():.2f} ± "
-                         f"{hf.std():.2f} | {ours.mean() - hf.mean():+.2f} | {len(rows)} | {minutes if i == 0 else ''} |")
+                         f"{hf.std():.2f} | {ours.mean() - hf.mean():+.2f} | {len(rows)} | "
+                         f"{minutes if i == 0 else ''} |")
             if i == 0:
                 names.append(task)
                 ours_means.append(ours.mean())
