@@ -40,9 +40,10 @@ def connect_collectives(mesh: Mesh) -> None:
     that group, and wait only 30 s for the other processes to arrive (jaxlib 0.10; after that a collective
     waits 30 min). Without this the first train step connects the gradient all-reduce's group, and a host
     that compiles that step 30 s later than another (a busy machine, a cold compile cache) fails the run
-    with "Gloo context initialization failed". On GPU it makes the NCCL communicators here too.
+    with "Gloo context initialization failed". CPU only: GPU (NCCL) and TPU set up their collectives
+    their own way, and this has not been measured there.
     """
-    if jax.process_count() == 1:
+    if jax.process_count() == 1 or mesh.devices.flat[0].platform != "cpu":
         return
     axes = [a for a in mesh.axis_names if mesh.shape[a] > 1]
     groups = [g for size in range(1, len(axes) + 1) for g in itertools.combinations(axes, size)]
