@@ -47,6 +47,8 @@ def connect_collectives(mesh: Mesh) -> None:
         return
     axes = [a for a in mesh.axis_names if mesh.shape[a] > 1]
     groups = [g for size in range(1, len(axes) + 1) for g in itertools.combinations(axes, size)]
+    if not groups:  # one device: nothing to connect
+        return
     every_axis = PartitionSpec(tuple(mesh.axis_names))
 
     def reduce_over_groups(x):  # x: [1] on each device
