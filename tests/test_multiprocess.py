@@ -63,9 +63,9 @@ def _launch_two(workdir, *args: str) -> None:
                     f"{launcher.stderr[-2000:]}\n--- process 1 ({second}) ---\n{second_log[-5000:]}")
 
 
-def _start_two(workdir, *overrides: str) -> list[subprocess.Popen]:
+def _start_two(workdir, *overrides: str, program: tuple[str, ...] = ("-m", "bert_jax.main")) -> list[subprocess.Popen]:
     port = _free_port()
-    return [subprocess.Popen([sys.executable, "-m", "bert_jax.main", *ARGS, f"--workdir={workdir}", *overrides],
+    return [subprocess.Popen([sys.executable, *program, *ARGS, f"--workdir={workdir}", *overrides],
                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                              env=_env(4, BERT_JAX_COORDINATOR=f"localhost:{port}", BERT_JAX_NUM_PROCESSES="2",
                                       BERT_JAX_PROCESS_ID=str(i)))
@@ -162,8 +162,8 @@ def test_sigterm_to_one_host_stops_both_at_one_step_and_resume_matches(runs, tmp
         np.testing.assert_allclose(a, b, rtol=0, atol=2e-6)
 
 
-# Process 1 reaches the training loop LATE seconds after process 0, as when one host compiles slower or is
-# busier: process 0 then waits in the first step's gradient all-reduce.
+# Process 1 reaches the training loop `late` seconds (its first argument) after process 0, as when one host
+# compiles slower or is busier: process 0 then waits in the first step's gradient all-reduce.
 _LATE_SECOND_PROCESS = """
 import sys, time
 import jax
@@ -184,14 +184,8 @@ def test_a_process_that_reaches_the_first_step_late_does_not_fail_the_run(runs, 
     and waits only 30 s for the others (jaxlib 0.10), so a host that compiled the first step 40 s later used
     to fail the run ("Gloo context initialization failed", the gate of 2026-11-23). The groups are now
     connected at start-up while the processes are in step; after that a collective waits 30 min."""
-    port, late = _free_port(), "40"
-    processes = [subprocess.Popen([sys.executable, "-c", _LATE_SECOND_PROCESS, late, *ARGS,
-                                   "--config.data.dir=" + str(runs[0] / "data"), f"--workdir={tmp_path / 'late'}"],
-                                  cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                  env=_env(4, BERT_JAX_COORDINATOR=f"localhost:{port}", BERT_JAX_NUM_PROCESSES="2",
-                                           BERT_JAX_PROCESS_ID=str(i)))
-                 for i in range(2)]
-    _finish(processes)
+    _finish(_start_two(tmp_path / "late", "--config.data.dir=" + str(runs[0] / "data"),
+                       program=("-c", _LATE_SECOND_PROCESS, "40")))
     reference = {m["step"]: m["loss"] for m in _metrics(runs[1]) if m["split"] == "train"}
     losses = [(m["step"], m["loss"]) for m in _metrics(tmp_path / "late") if m["split"] == "train"]
     assert [s for s, _ in losses] == list(range(1, STEPS + 1))
