@@ -8,6 +8,7 @@ TPU VMs and Slurm/Open MPI clusters are detected by JAX itself; elsewhere set BE
 
 from __future__ import annotations
 
+import collections
 import itertools
 import os
 
@@ -59,18 +60,21 @@ def connect_collectives(mesh: Mesh) -> None:
     ones = jax.make_array_from_callback((mesh.size,), NamedSharding(mesh, every_axis),
                                         lambda index: np.ones((1,), np.int32))
     compiled = program.lower(ones).compile()
-    wait_for_all(f"bert_jax: connect collectives {next(_CONNECT_COUNT)}")
+    wait_for_all("bert_jax: connect collectives")
     jax.block_until_ready(compiled(ones))
-
-
-_CONNECT_COUNT = itertools.count(1)  # barrier names are used once each; the same count on every process
 
 
 def wait_for_all(name: str, timeout_s: float = 24 * 3600) -> None:
     """Blocks until every process reaches ``name``. A barrier of JAX's coordination service, not a device
-    collective: a device collective would time out while process 0 prepares a large corpus."""
+    collective: a device collective would time out while process 0 prepares a large corpus. A name may be
+    waited on again (several runs in one process): the service's barrier ids are used once each, so the
+    id carries how often this process has waited on the name, the same count on every process."""
     if jax.process_count() == 1:
         return
     from jax._src import distributed as jax_distributed  # the coordination client has no public wrapper
 
-    jax_distributed.global_state.client.wait_at_barrier(name, int(timeout_s * 1000))
+    _WAITS[name] += 1
+    jax_distributed.global_state.client.wait_at_barrier(f"{name} #{_WAITS[name]}", int(timeout_s * 1000))
+
+
+_WAITS: collections.Counter = collections.Counter()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import itertools
 import json
 import logging
 import math
@@ -145,9 +144,6 @@ def _config_dict(config) -> dict:
     return json.loads(config.to_json_best_effort())
 
 
-_RUN_COUNT = itertools.count(1)  # barrier names are used once each
-
-
 def run(config, workdir: str) -> dict:
     """Trains (or resumes) in ``workdir``; returns the final eval results. The workdir is locked for the
     run, and a workdir that holds another config is refused (unless ``allow_config_change``)."""
@@ -159,7 +155,7 @@ def run(config, workdir: str) -> dict:
     # The processes leave together. At exit JAX's shutdown barrier gives the last process only 300 s, and
     # the end of a run is uneven: process 0 alone writes the prediction files and the plot (minutes for
     # SQuAD's n-best on a large dev set), the others finish their checkpoint writes.
-    distributed.wait_for_all(f"bert_jax: run {next(_RUN_COUNT)} finished")  # the same count on every process
+    distributed.wait_for_all("bert_jax: run finished")
     return results
 
 
