@@ -213,6 +213,19 @@ def _run_hf_ner(torch, transformers, tokenizer, seed: int, start: float) -> dict
     return history
 
 
+def _once(path: str, run, *args) -> dict:
+    """run(*args)'s result, computed once: a finished side is read back instead of rerun (rerunning ours would
+    resume its finished workdir and record the seconds of that resume, not of the training)."""
+    if os.path.exists(path):
+        with open(path) as f:
+            return json.load(f)
+    result = run(*args)
+    with open(path + ".tmp", "w") as f:
+        json.dump(result, f, indent=1)
+    os.replace(path + ".tmp", path)
+    return result
+
+
 # ----------------------------------------------------------------------------------------- reporting
 METRICS = {"cola": ("matthews_correlation",), "sst2": ("accuracy",), "mrpc": ("f1", "accuracy"),
            "stsb": ("pearson", "spearmanr"), "rte": ("accuracy",), "conll": ("f1", "precision", "recall")}
@@ -263,6 +276,9 @@ def main() -> None:
     parser.add_argument("--tasks", default=",".join(TASKS))
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--out", default=os.path.join(ROOT, "runs", "ft_vs_hf"))
+    parser.add_argument("--sides", default="ours,hf",
+                        help="run only one side now (a long task split across sessions); each side's result is "
+                             "kept in <out>/<side>_<task>_seed<seed>.json and reused by later calls")
     parser.add_argument("--report_only", action="store_true")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
@@ -273,8 +289,15 @@ def main() -> None:
                 results = json.load(open(path)) if os.path.exists(path) else []
                 if any(r["task"] == task and r["seed"] == seed for r in results):
                     continue
-                row = {"task": task, "seed": seed, "ours": run_ours(task, seed, args.out), "hf": run_hf(task, seed)}
+                runners = {"ours": (run_ours, task, seed, args.out), "hf": (run_hf, task, seed)}
+                row = {"task": task, "seed": seed}
+                for side, runner in runners.items():
+                    side_path = os.path.join(args.out, f"{side}_{task}_seed{seed}.json")
+                    if side in args.sides.split(",") or os.path.exists(side_path):  # run now, or done before
+                        row[side] = _once(side_path, *runner)
                 print(json.dumps(row), flush=True)
+                if "ours" not in row or "hf" not in row:
+                    continue  # one side only (--sides): its result waits in its own file for the other
                 results.append(row)
                 with open(path + ".tmp", "w") as f:
                     json.dump(results, f, indent=1)
