@@ -30,3 +30,29 @@ def test_benchmark_prints_ours_peer_and_ratio(name):
         assert len(ours) == 2 and "packed" in ours[1], proc.stdout
     ratio = re.search(r"ratio ours/peer \(real tokens/s, best of each\): ([0-9.]+)x", proc.stdout)
     assert ratio and float(ratio.group(1)) > 0, proc.stdout
+
+
+def test_matmul_ceiling_prints_both_sides_for_the_layer_shapes():
+    proc = subprocess.run([sys.executable, "-m", "bert_jax.bench", "gemm", "--size=tiny", "--batch=2", "--seq=16",
+                           "--repeats=1"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [line for line in proc.stdout.splitlines() if re.match(r"(projection|FFN|square) ", line)]
+    assert len(rows) == 5, proc.stdout
+    assert all(len(re.findall(r"\d+\.\d", row)) == 2 for row in rows), proc.stdout  # XLA and torch
+    assert re.search(r"ceiling \(best row\): XLA [0-9.]+ GFLOP/s, torch [0-9.]+ GFLOP/s", proc.stdout), proc.stdout
+
+
+def test_matmul_shapes_are_the_encoder_layer_flops():
+    """The projection and FFN rows are one layer's matmuls: 4 projections + FFN in + FFN out make up
+    flops.py's per-layer count less its two attention matmuls."""
+    from bert_jax import flops
+    from bert_jax.bench.gemm_bench import shapes
+    from bert_jax.models.config import BertConfig
+
+    config, seq, tokens = BertConfig.preset("base"), 128, 8 * 128
+    rows = {name.split()[0] + " " + name.split()[1]: 2 * m * k * n for name, m, k, n in shapes(config, tokens)}
+    layer = 4 * rows["projection tokens×H"] + rows["FFN in"] + rows["FFN out"]
+    attention = 2 * 2 * seq * config.hidden_size * tokens
+    assert layer * config.num_hidden_layers == tokens * flops.encoder_flops_per_token(config, seq) - \
+        attention * config.num_hidden_layers
+    assert rows["FFN dW"] == rows["FFN in"]  # the weight gradient costs what the forward product does
