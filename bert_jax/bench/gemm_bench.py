@@ -19,13 +19,19 @@ import jax.numpy as jnp
 import numpy as np
 
 from bert_jax.bench import peer
-from bert_jax.bench.pretrain_bench import add_common_arguments, compute_dtype
+from bert_jax.bench.pretrain_bench import compute_dtype
 from bert_jax.bench.timing import median_seconds
 from bert_jax.models.config import BertConfig
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_common_arguments(parser, seq=128, batch=8)
+    parser.add_argument("--size", default="base", help="BertConfig preset whose layer shapes are timed")
+    parser.add_argument("--seq", type=int, default=128)
+    parser.add_argument("--batch", type=int, default=8, help="examples: the products have batch × seq rows")
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--dtype", default=None, help="default float32 on CPU, bfloat16 elsewhere")
+    parser.add_argument("--no-peer", action="store_true", help="time XLA only")
+    parser.set_defaults(prng=None)  # compute_dtype reads it; no random bits here
 
 
 def shapes(config: BertConfig, tokens: int) -> list[tuple[str, int, int, int]]:
