@@ -241,7 +241,7 @@ def report(out: str) -> None:
         results = json.load(f)
     lines = ["| task | metric | bert_jax | HF transformers (PyTorch) | difference | seeds | minutes (ours / HF) |",
              "|---|---|---|---|---|---|---|"]
-    names, ours_means, hf_means = [], [], []
+    names, ours_means, hf_means, ours_stds, hf_stds = [], [], [], [], []
     for task in TASKS:
         rows = [r for r in results if r["task"] == task]
         if not rows:
@@ -257,16 +257,19 @@ def report(out: str) -> None:
                 names.append(task)
                 ours_means.append(ours.mean())
                 hf_means.append(hf.mean())
+                ours_stds.append(ours.std())
+                hf_stds.append(hf.std())
     with open(os.path.join(out, "results.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
     x = np.arange(len(names))
     fig, ax = plt.subplots(figsize=(7, 3.5))
-    ax.bar(x - 0.2, ours_means, 0.4, label="bert_jax")
-    ax.bar(x + 0.2, hf_means, 0.4, label="HF transformers")
+    ax.bar(x - 0.2, ours_means, 0.4, yerr=ours_stds, capsize=3, label="bert_jax")
+    ax.bar(x + 0.2, hf_means, 0.4, yerr=hf_stds, capsize=3, label="HF transformers (PyTorch)")
     ax.set_xticks(x, names)
-    ax.set_ylabel("dev score (×100)")
-    ax.legend()
+    ax.set_ylabel("dev score ×100 (mean ± std)")
+    ax.set_ylim(0, 100)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, frameon=False)
     fig.tight_layout()
     fig.savefig(os.path.join(out, "dev_scores.png"), dpi=120)
 
