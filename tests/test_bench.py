@@ -42,17 +42,34 @@ def test_matmul_ceiling_prints_both_sides_for_the_layer_shapes():
     assert re.search(r"ceiling \(best row\): XLA [0-9.]+ GFLOP/s, torch [0-9.]+ GFLOP/s", proc.stdout), proc.stdout
 
 
-def test_matmul_shapes_are_the_encoder_layer_flops():
-    """The projection and FFN rows are one layer's matmuls: 4 projections + FFN in + FFN out make up
-    flops.py's per-layer count less its two attention matmuls."""
+def test_matmul_shapes_are_the_encoder_layer_kernels():
+    """Each timed product multiplies the tokens by a real kernel of the model's first layer (shapes read from
+    initialised params, not from the bench), and 4 projections + FFN in + FFN out make up flops.py's
+    per-layer count less its two attention matmuls."""
+    import jax
+    import numpy as np
+
     from bert_jax import flops
     from bert_jax.bench.gemm_bench import shapes
+    from bert_jax.convert import init_params
+    from bert_jax.models.bert import BertModel
     from bert_jax.models.config import BertConfig
 
-    config, seq, tokens = BertConfig.preset("base"), 128, 8 * 128
-    rows = {name.split()[0] + " " + name.split()[1]: 2 * m * k * n for name, m, k, n in shapes(config, tokens)}
-    layer = 4 * rows["projection tokens×H"] + rows["FFN in"] + rows["FFN out"]
+    config, seq, tokens = BertConfig.preset("mini"), 32, 3 * 32
+    layer = init_params(BertModel(config), jax.random.PRNGKey(0))["encoder"]["layer_0"]
+    query = layer["attention"]["self"]["query"]["kernel"].shape
+    kernels = {"projection": (query[0], int(np.prod(query[1:]))),
+               "FFN in": layer["intermediate"]["dense"]["kernel"].shape,
+               "FFN out": layer["output"]["dense"]["kernel"].shape}
+    rows = {" ".join(name.split()[:2]).replace(" tokens×H", ""): (m, k, n) for name, m, k, n in shapes(config, tokens)}
+    for name, kernel in kernels.items():
+        assert rows[name] == (tokens, *kernel), name
+    H, inner = kernels["FFN in"]
+    assert rows["FFN dW"] == (H, tokens, inner)  # xᵀ · dy, the FFN-in kernel's gradient
+
+    def flop(name):
+        return 2 * np.prod(rows[name])
+
+    per_layer = 4 * flop("projection") + flop("FFN in") + flop("FFN out")
     attention = 2 * 2 * seq * config.hidden_size * tokens
-    assert layer * config.num_hidden_layers == tokens * flops.encoder_flops_per_token(config, seq) - \
-        attention * config.num_hidden_layers
-    assert rows["FFN dW"] == rows["FFN in"]  # the weight gradient costs what the forward product does
+    assert per_layer == tokens * flops.encoder_flops_per_token(config, seq) / config.num_hidden_layers - attention

@@ -16,13 +16,14 @@ import gzip
 import json
 import re
 import tempfile
-import time
 
 import flax.linen as nn
 import jax
 import numpy as np
 
+from bert_jax.bench import peer
 from bert_jax.bench.finetune_bench import _Classification
+from bert_jax.bench.timing import median_seconds
 from bert_jax.models.config import BertConfig
 from bert_jax.models.heads import BertWithHead, SequenceClassificationHead
 from bert_jax.optim import create_optimizer
@@ -61,25 +62,18 @@ def kind_of(op: str, bodies: dict[str, str], calls: dict[str, str]) -> str:
 
 
 def peer_step_seconds(config: BertConfig, batch: dict, steps: int) -> float:
-    """The same step in HF transformers (PyTorch eager, SDPA, AdamW), on as many threads as XLA uses."""
+    """The same step in HF transformers (the benchmarks' peer: PyTorch eager, SDPA, AdamW), on as many
+    threads as XLA uses; the benchmarks' timing rule (warm-up excluded, median)."""
     import os
 
     import torch
     import transformers
 
-    from bert_jax.bench import peer
-
     torch.set_num_threads(len(os.sched_getaffinity(0)))
     model = transformers.BertForSequenceClassification(peer.hf_config(config, num_labels=2)).train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=2e-5)
-    tensors = {k: torch.as_tensor(v, dtype=torch.long) for k, v in batch.items()}
-    for i in range(2 + steps):
-        if i == 2:
-            start = time.perf_counter()
-        model(**tensors).loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-    return (time.perf_counter() - start) / steps
+    optimizer = peer.adamw(model, 2e-5)
+    tensors = peer.tensors(batch, batch.keys())
+    return median_seconds(lambda: peer.training_step(model, optimizer, tensors, "float32"), steps, warmup=2)
 
 
 def main() -> None:
@@ -108,11 +102,14 @@ def main() -> None:
     for _ in range(2):  # compile and warm up
         state, metrics = step(state, batch)
     jax.block_until_ready(metrics)
-    start = time.perf_counter()
-    for _ in range(args.steps):
-        state, metrics = step(state, batch)
-    jax.block_until_ready(metrics)
-    seconds = (time.perf_counter() - start) / args.steps
+    holder = {"state": state}
+
+    def one_step():
+        holder["state"], step_metrics = step(holder["state"], batch)
+        jax.block_until_ready(step_metrics)
+
+    seconds = median_seconds(one_step, args.steps, warmup=0)  # warmed up above
+    state = holder["state"]
     with tempfile.TemporaryDirectory() as trace_dir:
         with jax.profiler.trace(trace_dir, create_perfetto_trace=True):
             for _ in range(args.steps):
