@@ -40,6 +40,7 @@ def model_section() -> ml_collections.ConfigDict:
         "preset": "base", "dtype": "float32",
         "attention_implementation": "xla",  # xla | cudnn (NVIDIA, bf16) | splash (TPU); models/attention.py
         "remat_policy": "none", "scan_layers": False,  # unrolled: faster steps; True: faster compiles
+        "one_hot_word_embeddings": False,  # True: word lookups as a one-hot matmul (TPU, large batches)
         # The fused attention kernels need 0.0 here (they have no attention dropout).
         "attention_probs_dropout_prob": ml_collections.config_dict.placeholder(float),
     })

@@ -74,6 +74,9 @@ class BertConfig:
     scan_layers: bool = False  # True: nn.scan over layers (params stacked on a leading `layers` axis)
     remat_policy: str = "none"  # one of REMAT_POLICIES
     attention_implementation: str = "xla"  # see models/attention.py: xla, cudnn (NVIDIA bf16), splash (TPU)
+    # Word embeddings as a one-hot matmul instead of a gather (TPUs prefer it for large batches; it costs
+    # 2·vocab·hidden FLOPs per token each way). Token types and positions are never gathered: models/bert.py.
+    one_hot_word_embeddings: bool = False
 
     def __post_init__(self):
         for name in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
