@@ -76,6 +76,25 @@ def schedule_steps(config, task) -> tuple[int, int, int]:
     return total, warmup, per_epoch
 
 
+def optimizer_for(config, total_steps: int, warmup_steps: int):
+    """(learning-rate schedule, optax chain) of config.optim."""
+    schedule = warmup_then_decay(config.optim.learning_rate, warmup_steps, total_steps,
+                                 config.optim.schedule, config.optim.power)
+    tx = create_optimizer(config.optim.name, schedule, weight_decay=config.optim.weight_decay,
+                          b1=config.optim.b1, b2=config.optim.b2, eps=config.optim.eps or None,
+                          clip_norm=config.optim.clip_norm or None, accumulate_steps=config.optim.accumulate_steps)
+    return schedule, tx
+
+
+def jit_train_step(model, task, tx, state_shardings, data_sharding: NamedSharding):
+    """The trainer's step: state donated, batch split over data×fsdp, metrics replicated (aot.py compiles
+    this same function for TPU topologies)."""
+    replicated = NamedSharding(data_sharding.mesh, PartitionSpec())
+    return jax.jit(functools.partial(steps.train_step, model=model, task=task, tx=tx),
+                   in_shardings=(state_shardings, data_sharding), out_shardings=(state_shardings, replicated),
+                   donate_argnums=0)
+
+
 def _record_config(config, workdir: str, task, write_config: bool) -> None:
     """config.json (the run) and model/ (the encoder's HF config.json and the vocab), so that a workdir
     can be ``init_from`` of a later run. The first run's config describes the workdir (until a resume
@@ -186,11 +205,7 @@ def _run(config, workdir: str, write_config: bool) -> dict:
 
     # --- model and optimizer
     model = BertWithHead(task.model_config, task.head())
-    schedule = warmup_then_decay(config.optim.learning_rate, warmup_steps, total_steps,
-                                 config.optim.schedule, config.optim.power)
-    tx = create_optimizer(config.optim.name, schedule, weight_decay=config.optim.weight_decay,
-                          b1=config.optim.b1, b2=config.optim.b2, eps=config.optim.eps or None,
-                          clip_norm=config.optim.clip_norm or None, accumulate_steps=config.optim.accumulate_steps)
+    schedule, tx = optimizer_for(config, total_steps, warmup_steps)
 
     # --- shapes and shardings
     example = {k: np.asarray(v)[:1] for k, v in train_data[0].items()}
@@ -201,13 +216,13 @@ def _run(config, workdir: str, write_config: bool) -> dict:
     with sharding.mesh_context(mesh), nn.logical_axis_rules(rules):
         abstract = jax.eval_shape(create, rng)
         state_shardings = nn.logical_to_mesh_sharding(nn.get_partition_spec(abstract), mesh, rules)
-        log.info("parameters:\n%s", sharding.describe(_strip_boxes(abstract.params), state_shardings.params))
+        log.info("parameters:\n%s", sharding.describe(strip_boxes(abstract.params), state_shardings.params))
 
         # --- state: resume ▸ init_from ▸ scratch
         checkpointer = Checkpointer(workdir, config.keep_checkpoints, config.async_checkpointing)
         init = jax.jit(lambda r: nn.unbox(create(r)), out_shardings=state_shardings)
         target = jax.tree_util.tree_map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s),
-                                        _strip_boxes(abstract), state_shardings)
+                                        strip_boxes(abstract), state_shardings)
         state = checkpointer.restore_newest_readable(target) if checkpointer.latest_step() is not None else None
         if state is not None:
             log.info("resumed from %s step %d", checkpointer.directory, int(state.step))
@@ -217,23 +232,20 @@ def _run(config, workdir: str, write_config: bool) -> dict:
                 state = state.replace(params=_load_init(config.init_from, state.params, config.init_head))
 
         # --- jitted steps
-        replicated = NamedSharding(mesh, PartitionSpec())
-        train_fn = jax.jit(functools.partial(steps.train_step, model=model, task=task, tx=tx),
-                           in_shardings=(state_shardings, data_sharding), out_shardings=(state_shardings, replicated),
-                           donate_argnums=0)
+        train_fn = jit_train_step(model, task, tx, state_shardings, data_sharding)
         eval_fn = jax.jit(functools.partial(steps.eval_step, model=model, task=task),
                           in_shardings=(state_shardings.params, data_sharding))
         best = None
         if config.get("select_best") and task.selection_metric:
             best = BestCheckpoint(workdir, task.selection_metric)
         params_target = jax.tree_util.tree_map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s),
-                                               _strip_boxes(abstract.params), state_shardings.params)
+                                               strip_boxes(abstract.params), state_shardings.params)
         loop = Loop(config, workdir, task, plan, train_fn, eval_fn, train_data, eval_sets, test_sets, data_sharding,
                     checkpointer, schedule, best)
         return loop.run(state, params_target)
 
 
-def _strip_boxes(tree):
+def strip_boxes(tree):
     """nn.Partitioned → its value, without the sharding constraint nn.unbox applies under a mesh."""
     is_box = lambda x: isinstance(x, nn.Partitioned)  # noqa: E731
     return jax.tree_util.tree_map(lambda x: x.value if is_box(x) else x, tree, is_leaf=is_box)

@@ -5,6 +5,12 @@ import os
 import tempfile
 
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
+# With the `tpu` extra installed (the AOT tests compile for TPU topologies through libtpu) on a machine with
+# no TPU, JAX would try libtpu as a backend in every process and print its failure: the tests run on CPU.
+# Topology descriptions for AOT compiles do not need the TPU backend.
+if (importlib.util.find_spec("libtpu") is not None and not os.path.exists("/dev/accel0")
+        and not os.path.isdir("/dev/vfio")):
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")
 # One persistent XLA compilation cache for the test process, its xdist siblings and the CLI subprocesses
 # they start (they inherit the environment): dozens of tests compile the same tiny models at the same
 # shapes. Only compiles that took over a second are stored; entries are keyed by jax version, HLO and

@@ -29,7 +29,7 @@ from bert_jax.models.bert import BertConfig
 from bert_jax.models.heads import BertWithHead, PretrainingHeads
 from bert_jax.optim import create_optimizer
 from bert_jax.step import create_state, train_step
-from bert_jax.tasks.pretrain import pretraining_inputs, pretraining_loss
+from bert_jax.tasks.pretrain import PretrainingStep
 
 
 def add_common_arguments(parser: argparse.ArgumentParser, seq: int, batch: int) -> None:
@@ -146,13 +146,6 @@ def packed_batch(padded: dict, seq: int, max_per_row: int = 8) -> dict:
     return batch
 
 
-class _LossOnly:
-    """The pretraining task's loss and inputs, without its data preparation."""
-
-    inputs = staticmethod(pretraining_inputs)
-    loss = staticmethod(pretraining_loss)
-
-
 def time_train_step(model: nn.Module, task, batch: dict, repeats: int) -> float:
     """Median seconds of our jitted, buffer-donating train step (AdamW) on ``batch``."""
     tx = create_optimizer("adamw", 1e-4)
@@ -228,7 +221,7 @@ def run(args) -> int:
     for implementation in args.attention.split(","):
         model = BertWithHead(model_config(args, implementation), PretrainingHeads(config))
         for layout, batch in layouts:
-            seconds = time_train_step(model, _LossOnly(), batch, args.repeats)
+            seconds = time_train_step(model, PretrainingStep(), batch, args.repeats)
             rows.append(report.Timing(f"bert_jax {implementation}, {layout}", seconds, args.batch, real,
                                       step_flops, ours=True))
     if not args.no_peer and peer.available():

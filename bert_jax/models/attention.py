@@ -18,10 +18,13 @@ getting another model than the config says.
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
+from jax.sharding import PartitionSpec
 
 
 def attention_bias_mask(attention_mask: jax.Array | None, segment_ids: jax.Array | None) -> jax.Array | None:
@@ -132,15 +135,38 @@ def splash_attention(query, key, value, *, attention_mask=None, segment_ids=None
         ids = packing_ids(attention_mask, segment_ids, query.shape[:2])
     sizes = splash.BlockSizes(block_q=block, block_kv=block, block_kv_compute=block, block_q_dkv=block,
                               block_kv_dkv=block, block_kv_dkv_compute=block, block_q_dq=block, block_kv_dq=block)
-    kernel = splash.make_splash_mha(splash.MultiHeadMask([splash.FullMask((seq, seq))] * heads), head_shards=1,
-                                    q_seq_shards=1, block_sizes=sizes, interpret=interpret)
-    # Splash wants [heads, seq, head_dim] per example and unscaled logits of the query it is given.
-    q, k, v = (jnp.swapaxes(t, 1, 2) for t in (query * jnp.asarray(head_dim**-0.5, query.dtype), key, value))
-    if ids is None:
-        out = jax.vmap(kernel)(q, k, v)
-    else:
-        out = jax.vmap(lambda q, k, v, i: kernel(q, k, v, segment_ids=splash.SegmentIds(q=i, kv=i)))(q, k, v, ids)
-    return jnp.swapaxes(out, 1, 2).astype(value.dtype)
+
+    def local(query, key, value, ids=None):
+        """The kernel on one device's shard: [batch/b, seq, heads/h, head_dim]."""
+        kernel = splash.make_splash_mha(splash.MultiHeadMask([splash.FullMask((seq, seq))] * query.shape[2]),
+                                        head_shards=1, q_seq_shards=1, block_sizes=sizes, interpret=interpret)
+        # Splash wants [heads, seq, head_dim] per example and unscaled logits of the query it is given.
+        q, k, v = (jnp.swapaxes(t, 1, 2) for t in (query * jnp.asarray(head_dim**-0.5, query.dtype), key, value))
+        if ids is None:
+            out = jax.vmap(kernel)(q, k, v)
+        else:
+            out = jax.vmap(lambda q, k, v, i: kernel(q, k, v, segment_ids=splash.SegmentIds(q=i, kv=i)))(q, k, v, ids)
+        return jnp.swapaxes(out, 1, 2).astype(value.dtype)
+
+    args = (query, key, value) if ids is None else (query, key, value, ids)
+    mesh = jax.sharding.get_abstract_mesh()
+    # XLA cannot partition a Mosaic kernel: each device runs it on its own examples and heads, as the
+    # logical rules in force (sharding.py) split them. Shapes the mesh does not divide (the one-example
+    # trace that init's eval_shape makes) are only traced, never compiled: they take the kernel as is.
+    spec = PartitionSpec(*nn.logical_to_mesh_axes(("act_batch", "act_len", "act_heads", None)))
+    if mesh.empty or mesh.size == 1 or not _divides(mesh, spec, query.shape):
+        return local(*args)
+    specs = (spec,) * 3 + ((PartitionSpec(spec[0], spec[1]),) if ids is not None else ())
+    return jax.shard_map(local, mesh=mesh, in_specs=specs, out_specs=spec, check_vma=False)(*args)
+
+
+def _divides(mesh, spec: PartitionSpec, shape: tuple[int, ...]) -> bool:
+    """Whether every dimension of ``shape`` splits evenly over the mesh axes ``spec`` gives it."""
+    for size, axes in zip(shape, spec, strict=False):
+        axes = (axes,) if isinstance(axes, str) else (axes or ())
+        if size % math.prod(mesh.shape[a] for a in axes):
+            return False
+    return True
 
 
 IMPLEMENTATIONS: dict[str, Callable[..., jax.Array]] = {

@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import os
+import random
 
 import jax
 import jax.numpy as jnp
@@ -21,7 +22,7 @@ from bert_jax import distributed, flops
 from bert_jax.config_base import model_overrides
 from bert_jax.data import pipeline, sources
 from bert_jax.data.packing import PACKING_KEYS
-from bert_jax.data.pretraining import MaskOptions, PairOptions, create_pairs
+from bert_jax.data.pretraining import MaskOptions, PairOptions, create_pairs, packed_features
 from bert_jax.data.tokenizer import load_tokenizer
 from bert_jax.data.vocab_training import train_wordpiece
 from bert_jax.io_utils import atomic_path
@@ -48,12 +49,7 @@ class PretrainTask(Task):
         self.mask = MaskOptions(data.masked_lm_prob, data.max_predictions_per_seq, data.whole_word_mask)
         self._prepare()
         self.tokenizer = load_tokenizer(self._vocab_path(), lowercase=data.lowercase)
-        model_fields = model_overrides(config)
-        self.model_config = BertConfig.preset(config.model.preset, vocab_size=self.tokenizer.vocab_size,
-                                              **model_fields)
-        if data.max_seq_length > self.model_config.max_position_embeddings:
-            raise ValueError(f"config.data.max_seq_length={data.max_seq_length} exceeds the model's "
-                             f"max_position_embeddings={self.model_config.max_position_embeddings}")
+        self.model_config = pretraining_model_config(config, self.tokenizer.vocab_size)
 
     # ------------------------------------------------------------------ data preparation (host, once)
     def _vocab_path(self) -> str:
@@ -187,6 +183,26 @@ class PretrainTask(Task):
         }
 
 
+def pretraining_model_config(config, vocab_size: int) -> BertConfig:
+    """config.model's preset and fields with the tokenizer's vocab size."""
+    model_config = BertConfig.preset(config.model.preset, vocab_size=vocab_size, **model_overrides(config))
+    if config.data.max_seq_length > model_config.max_position_embeddings:
+        raise ValueError(f"config.data.max_seq_length={config.data.max_seq_length} exceeds the model's "
+                         f"max_position_embeddings={model_config.max_position_embeddings}")
+    return model_config
+
+
+def abstract_train_batch(config) -> dict[str, jax.ShapeDtypeStruct]:
+    """Shapes and dtypes of one global training batch of ``config``, read off the featurizer the pipeline
+    runs (one row made from a two-token pair) without any corpus: what aot.py compiles the step for."""
+    data = config.data
+    mask = MaskOptions(data.masked_lm_prob, data.max_predictions_per_seq, data.whole_word_mask)
+    row = packed_features([([0, 1], [0, 0], False)], data.max_seq_length, data.pack_per_row, mask,
+                          special_ids=frozenset({0}), mask_id=0, vocab_size=2, is_continuation=None,
+                          rng=random.Random(0), packed=data.pack_per_row > 1)
+    return {k: jax.ShapeDtypeStruct((config.batch_size, *np.shape(v)), np.asarray(v).dtype) for k, v in row.items()}
+
+
 def pretraining_inputs(batch: dict) -> dict:
     """Model call arguments; packed batches add restarted positions, packing ids and [CLS] positions."""
     inputs = {"input_ids": batch["input_ids"], "token_type_ids": batch["token_type_ids"],
@@ -216,6 +232,14 @@ def pretraining_loss(outputs: dict, batch: dict):
     nsp_acc = jnp.sum((jnp.argmax(nsp_logits, -1) == batch["next_sentence_label"]) * nsp_w) / jnp.sum(nsp_w)
     return mlm_loss + nsp_loss, {"mlm_loss": mlm_loss, "nsp_loss": nsp_loss, "mlm_accuracy": mlm_acc,
                                  "nsp_accuracy": nsp_acc}
+
+
+class PretrainingStep:
+    """The pretraining task's jitted part alone (model inputs and loss), for code that runs the step
+    without the task's data: aot.py and the benchmarks."""
+
+    inputs = staticmethod(pretraining_inputs)
+    loss = staticmethod(pretraining_loss)
 
 
 def tokenizer_vocab_file(path: str) -> str:

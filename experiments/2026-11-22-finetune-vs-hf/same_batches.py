@@ -72,7 +72,7 @@ def our_stream_and_head(config, workdir: str):
     example = {k: np.asarray(v)[:1] for k, v in data[0].items()}
     jax.config.update("jax_default_prng_impl", config.prng_impl)
     state = step.create_state(jax.random.PRNGKey(config.seed), model=model, tx=tx, example=example, task=task)
-    head = jax.tree_util.tree_map(np.asarray, train._strip_boxes(state.params)["head"]["classifier"])
+    head = jax.tree_util.tree_map(np.asarray, train.strip_boxes(state.params)["head"]["classifier"])
     return data, total, warmup, per_epoch, head
 
 
