@@ -1,6 +1,7 @@
 """The benchmarks run end to end on CPU at a tiny size and print ours, the peer and the ratio. No timing
 is asserted (speed is measured by running them, docs/performance.md); these keep the harness working."""
 
+import json
 import os
 import re
 import subprocess
@@ -73,3 +74,20 @@ def test_matmul_shapes_are_the_encoder_layer_kernels():
     per_layer = 4 * flop("projection") + flop("FFN in") + flop("FFN out")
     attention = 2 * 2 * seq * config.hidden_size * tokens
     assert per_layer == tokens * flops.encoder_flops_per_token(config, seq) / config.num_hidden_layers - attention
+
+
+def test_profile_prints_kernel_time_by_kind_for_both_sides(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "bert_jax.bench", "profile", "pretrain", "--size=tiny", "--seq=32",
+                           "--batch=4", "--profile-steps=2", "--top=5", f"--out={tmp_path}"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for side in ("bert_jax", "HF_eager"):
+        summary = json.loads((tmp_path / f"{side}.json").read_text())
+        by_kind = summary["ms_per_step_by_kind"]
+        assert by_kind["matmul"] > 0 and summary["steps"] == 2, summary
+        # Every kernel lands in exactly one kind: the kinds add up to the kernel time.
+        assert sum(by_kind.values()) == pytest.approx(summary["kernel_ms_per_step"], rel=1e-6)
+        rows = (tmp_path / f"{side}.tsv").read_text().splitlines()[1:]
+        assert sum(float(r.split("\t")[2]) for r in rows) == pytest.approx(summary["kernel_ms_per_step"], rel=1e-4)
+    assert re.search(r"^bert_jax: [\d.]+ ms wall per step", proc.stdout, re.M), proc.stdout
+    assert re.search(r"^HF eager: [\d.]+ ms wall per step", proc.stdout, re.M), proc.stdout

@@ -1,13 +1,13 @@
-"""python -m bert_jax.bench {tokenize,pretrain,finetune,infer,gemm} [options]: ours, the peer and the ratio
-(gemm: the matmul ceiling those ratios are bounded by)."""
+"""python -m bert_jax.bench {tokenize,pretrain,finetune,infer,gemm,profile} [options]: ours, the peer and the ratio
+(gemm: the matmul ceiling those ratios are bounded by; profile: where a step's time goes, kernel by kernel)."""
 
 import argparse
 import sys
 
-from bert_jax.bench import finetune_bench, gemm_bench, infer_bench, pretrain_bench, tokenizer_bench
+from bert_jax.bench import finetune_bench, gemm_bench, infer_bench, pretrain_bench, profile_bench, tokenizer_bench
 
 BENCHMARKS = {"tokenize": tokenizer_bench, "pretrain": pretrain_bench, "finetune": finetune_bench,
-              "infer": infer_bench, "gemm": gemm_bench}
+              "infer": infer_bench, "gemm": gemm_bench, "profile": profile_bench}
 
 
 def main(argv=None) -> int:

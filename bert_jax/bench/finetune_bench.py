@@ -11,21 +11,16 @@ timed after a warm-up epoch that compiles every shape; examples/s and real token
 from __future__ import annotations
 
 import argparse
-import functools
 
-import flax.linen as nn
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from bert_jax import flops
 from bert_jax.bench import peer, report
-from bert_jax.bench.pretrain_bench import add_common_arguments, check_finite, compute_dtype, model_config
+from bert_jax.bench.pretrain_bench import add_common_arguments, compute_dtype, model_config
+from bert_jax.bench.runners import Runner, ours_train_step, peer_train_step
 from bert_jax.bench.timing import median_seconds
 from bert_jax.data.packing import pack_lengths, pack_rows
 from bert_jax.models.heads import BertWithHead, SequenceClassificationHead
-from bert_jax.optim import create_optimizer
-from bert_jax.step import create_state, train_step
 from bert_jax.tasks.finetune import bucket_width
 from bert_jax.tasks.glue import classification_inputs, classification_loss
 
@@ -95,41 +90,29 @@ class _Classification:
     loss = staticmethod(classification_loss)
 
 
+def ours_epoch(config, batches: list[dict]) -> Runner:
+    """Our train step (2-way classification head, AdamW) over ``batches``."""
+    return ours_train_step(BertWithHead(config, SequenceClassificationHead(config, 2)), _Classification(), batches,
+                           lr=2e-5)
+
+
 def time_ours(config, batches: list[dict], repeats: int) -> float:
-    model = BertWithHead(config, SequenceClassificationHead(config, 2))
-    tx = create_optimizer("adamw", 2e-5)
-    task = _Classification()
-    example = {k: v[:1] for k, v in batches[0].items()}
-    state = jax.jit(lambda r: nn.unbox(create_state(r, model=model, tx=tx, example=example, task=task)))(
-        jax.random.PRNGKey(0))
-    step = jax.jit(functools.partial(train_step, model=model, task=task, tx=tx), donate_argnums=0)
-    device_batches = [jax.device_put({k: jnp.asarray(v) for k, v in b.items()}) for b in batches]
-    holder = {"state": state}
-
-    def epoch():
-        for b in device_batches:
-            holder["state"], metrics = step(holder["state"], b)
-        holder["loss"] = jax.block_until_ready(metrics["loss"])
-
-    seconds = median_seconds(epoch, repeats, warmup=1)
-    check_finite(holder["loss"])
+    runner = ours_epoch(config, batches)
+    seconds = median_seconds(runner.call, repeats, warmup=1)
+    runner.check()
     return seconds
 
 
-def time_peer(config, batches: list[dict], repeats: int, dtype: str, mode: str) -> float:
+def peer_epoch(config, batches: list[dict], dtype: str, mode: str) -> Runner:
     import transformers
 
     model = transformers.BertForSequenceClassification(peer.hf_config(config, num_labels=2)).to(peer.device())
-    model = peer.compiled(model.train(), mode)
-    optimizer = peer.adamw(model, 2e-5)
     tensors = [peer.tensors(b, ("input_ids", "token_type_ids", "attention_mask", "labels")) for b in batches]
+    return peer_train_step(peer.compiled(model.train(), mode), tensors, dtype, lr=2e-5)
 
-    def epoch():
-        for t in tensors:
-            peer.training_step(model, optimizer, t, dtype)
-        peer.synchronize()
 
-    return median_seconds(epoch, repeats, warmup=1)
+def time_peer(config, batches: list[dict], repeats: int, dtype: str, mode: str) -> float:
+    return median_seconds(peer_epoch(config, batches, dtype, mode).call, repeats, warmup=1)
 
 
 def run(args) -> int:

@@ -16,6 +16,7 @@ import numpy as np
 from bert_jax import flops
 from bert_jax.bench import peer, report
 from bert_jax.bench.pretrain_bench import add_common_arguments, compute_dtype, model_config
+from bert_jax.bench.runners import Runner
 from bert_jax.bench.timing import median_seconds
 from bert_jax.convert import init_params
 from bert_jax.models.bert import BertModel
@@ -25,36 +26,50 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser, seq=128, batch=128)
 
 
-def time_ours(config, batch: dict, repeats: int) -> float:
+def ours_forward(config, batch: dict) -> Runner:
+    """One jitted forward of BertModel + pooler per call."""
     model = BertModel(config)
     params = init_params(model, jax.random.PRNGKey(0))
     forward = jax.jit(lambda p, b: model.apply({"params": p}, **b).pooled_output)
     device_batch = jax.device_put({k: jnp.asarray(v) for k, v in batch.items()})
-    return median_seconds(lambda: jax.block_until_ready(forward(params, device_batch)), repeats, warmup=2)
+    return Runner(lambda: jax.block_until_ready(forward(params, device_batch)),
+                  hlo=lambda: forward.lower(params, device_batch).compile().as_text())
 
 
-def time_peer(config, batch: dict, repeats: int, dtype: str, mode: str) -> float:
+def time_ours(config, batch: dict, repeats: int) -> float:
+    return median_seconds(ours_forward(config, batch).call, repeats, warmup=2)
+
+
+def peer_forward(config, batch: dict, dtype: str, mode: str) -> Runner:
     import torch
     import transformers
 
     model = peer.compiled(transformers.BertModel(peer.hf_config(config)).to(peer.device()).eval(), mode)
     tensors = peer.tensors(batch, batch.keys())
 
-    def one():
+    def call():
         with torch.inference_mode(), peer.autocast(dtype):
             model(**tensors)
         peer.synchronize()
 
-    return median_seconds(one, repeats, warmup=3)
+    return Runner(call)
+
+
+def time_peer(config, batch: dict, repeats: int, dtype: str, mode: str) -> float:
+    return median_seconds(peer_forward(config, batch, dtype, mode).call, repeats, warmup=3)
+
+
+def random_batch(config, batch: int, seq: int) -> dict:
+    """Full-length rows of random token ids ≥ 5, one segment."""
+    rng = np.random.default_rng(0)
+    return {"input_ids": rng.integers(5, config.vocab_size, (batch, seq)).astype(np.int32),
+            "token_type_ids": np.zeros((batch, seq), np.int32), "attention_mask": np.ones((batch, seq), np.int32)}
 
 
 def run(args) -> int:
     dtype = compute_dtype(args)
     config = model_config(args)
-    rng = np.random.default_rng(0)
-    batch = {"input_ids": rng.integers(5, config.vocab_size, (args.batch, args.seq)).astype(np.int32),
-             "token_type_ids": np.zeros((args.batch, args.seq), np.int32),
-             "attention_mask": np.ones((args.batch, args.seq), np.int32)}
+    batch = random_batch(config, args.batch, args.seq)
     tokens = args.batch * args.seq
     step_flops = args.batch * flops.encoder_flops_per_sequence(config, args.seq)
     report.header(f"inference: BERT-{args.size} forward, batch {args.batch} × seq {args.seq}", dtype)

@@ -14,21 +14,18 @@ the peer gets the padded rows, and the comparison is in real tokens/s.
 from __future__ import annotations
 
 import argparse
-import functools
 
 import flax.linen as nn
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from bert_jax import flops
 from bert_jax.bench import peer, report
+from bert_jax.bench.runners import ours_train_step, peer_train_step
 from bert_jax.bench.timing import median_seconds
 from bert_jax.data.packing import pack_lengths, pack_rows
 from bert_jax.models.bert import BertConfig
 from bert_jax.models.heads import BertWithHead, PretrainingHeads
-from bert_jax.optim import create_optimizer
-from bert_jax.step import create_state, train_step
 from bert_jax.tasks.pretrain import PretrainingStep
 
 
@@ -147,51 +144,26 @@ def packed_batch(padded: dict, seq: int, max_per_row: int = 8) -> dict:
 
 
 def time_train_step(model: nn.Module, task, batch: dict, repeats: int) -> float:
-    """Median seconds of our jitted, buffer-donating train step (AdamW) on ``batch``."""
-    tx = create_optimizer("adamw", 1e-4)
-    example = {k: v[:1] for k, v in batch.items()}
-    state = jax.jit(lambda r: nn.unbox(create_state(r, model=model, tx=tx, example=example, task=task)))(
-        jax.random.PRNGKey(0))
-    step = jax.jit(functools.partial(train_step, model=model, task=task, tx=tx), donate_argnums=0)
-    device_batch = jax.device_put({k: jnp.asarray(v) for k, v in batch.items()})
-    holder = {"state": state}
-
-    def one():
-        holder["state"], metrics = step(holder["state"], device_batch)
-        holder["loss"] = jax.block_until_ready(metrics["loss"])
-
-    seconds = median_seconds(one, repeats, warmup=2)  # the first call compiles
-    check_finite(holder["loss"])
+    """Median seconds of our train step on ``batch``."""
+    runner = ours_train_step(model, task, [batch])
+    seconds = median_seconds(runner.call, repeats, warmup=2)  # the first call compiles
+    runner.check()
     return seconds
 
 
-def check_finite(loss) -> None:
-    """A timing of a step that produced NaN/Inf measures nothing: refuse it."""
-    if not np.isfinite(float(loss)):
-        raise FloatingPointError(f"the timed step's loss is {float(loss)}")
-
-
 def time_peer_train_step(model, batches: list[dict], repeats: int, dtype: str) -> float:
-    """Median seconds of one HF training step (forward, backward, fused AdamW) cycling over ``batches``
-    (dicts of torch tensors with labels)."""
-    optimizer = peer.adamw(model, 1e-4, eps=1e-6, weight_decay=0.01)
-    position = {"k": 0}
-
-    def one():
-        peer.training_step(model, optimizer, batches[position["k"] % len(batches)], dtype)
-        position["k"] += 1
-        peer.synchronize()
-
-    return median_seconds(one, repeats, warmup=3)  # compile + autotune on the first calls
+    """Median seconds of one HF training step (the mean over ``batches`` within each timed call)."""
+    runner = peer_train_step(model, batches, dtype, eps=1e-6, weight_decay=0.01)
+    return median_seconds(runner.call, repeats, warmup=3) / runner.steps  # compile + autotune on the first calls
 
 
-def _peer_pretraining_model(config: BertConfig):
+def peer_pretraining_model(config: BertConfig):
     import transformers
 
     return transformers.BertForPreTraining(peer.hf_config(config)).to(peer.device()).train()
 
 
-def _peer_tensors(padded: dict) -> dict:
+def peer_tensors(padded: dict) -> dict:
     import torch
 
     labels = np.full(padded["input_ids"].shape, -100, np.int64)
@@ -225,7 +197,7 @@ def run(args) -> int:
             rows.append(report.Timing(f"bert_jax {implementation}, {layout}", seconds, args.batch, real,
                                       step_flops, ours=True))
     if not args.no_peer and peer.available():
-        model, tensors = _peer_pretraining_model(config), [_peer_tensors(padded)]
+        model, tensors = peer_pretraining_model(config), [peer_tensors(padded)]
         for mode, seconds in peer.time_modes(args.peer_modes, lambda mode: time_peer_train_step(
                 peer.compiled(model, mode), tensors, args.repeats, dtype)):
             rows.append(report.Timing(f"HF BertForPreTraining sdpa {mode}, padded", seconds, args.batch, real,
