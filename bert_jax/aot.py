@@ -56,6 +56,7 @@ class UserError(ValueError):
 class Report:
     topology: str
     device_kind: str
+    devices: int  # what JAX shards over: chips, or TensorCores where libtpu lists each (v4)
     chips: int
     mesh: dict[str, int]
     global_batch: int
@@ -65,14 +66,14 @@ class Report:
     alias_bytes: int
     temp_bytes: int
     code_bytes: int
-    hbm_bytes: float
-    compiled_flops: float | None  # per chip, XLA's cost analysis
+    hbm_bytes: float  # per device
+    compiled_flops: float | None  # per device, XLA's cost analysis
     analytic_flops: float  # per step, all chips (flops.py)
     predicted_step_seconds: float | None
 
     @property
     def peak_bytes(self) -> int:
-        """Live bytes per chip at the step's peak: inputs, outputs not aliased to donated inputs,
+        """Live bytes per device at the step's peak: inputs, outputs not aliased to donated inputs,
         temporaries and the program."""
         return self.argument_bytes + self.output_bytes - self.alias_bytes + self.temp_bytes + self.code_bytes
 
@@ -104,6 +105,7 @@ def topology_devices(name: str) -> list:
 
 
 def hbm_bytes(device_kind: str, override_gib: float = 0.0) -> float:
+    """HBM of one chip."""
     if override_gib > 0:
         return override_gib * 2**30
     for key, gib in HBM_GIB:
@@ -167,21 +169,25 @@ def compile_train_step(config, devices: list, hbm: float | None = None, vocab_si
     analytic = config.batch_size * flops.pretraining_flops_per_sequence(model_config, data.max_seq_length,
                                                                          data.max_predictions_per_seq)
     kind = devices[0].device_kind
-    peak = flops.peak_flops(kind)
-    predicted = analytic / (len(devices) * peak * mfu) if peak else None
-    report = Report(topology, kind, len(devices), dict(mesh.shape), config.batch_size, data.max_seq_length,
+    # libtpu lists v4's two TensorCores per chip as two devices (v5p's megacore as one): they share its HBM.
+    chips = len({(getattr(d, "slice_index", 0), *d.coords) for d in devices})
+    peak = flops.peak_flops(kind)  # per chip
+    predicted = analytic / (chips * peak * mfu) if peak else None
+    per_device_hbm = (hbm if hbm is not None else hbm_bytes(kind)) * chips / len(devices)
+    report = Report(topology, kind, len(devices), chips, dict(mesh.shape), config.batch_size, data.max_seq_length,
                     memory.argument_size_in_bytes, memory.output_size_in_bytes, memory.alias_size_in_bytes,
-                    memory.temp_size_in_bytes, memory.generated_code_size_in_bytes,
-                    hbm if hbm is not None else hbm_bytes(kind), (cost or {}).get("flops"), analytic, predicted)
+                    memory.temp_size_in_bytes, memory.generated_code_size_in_bytes, per_device_hbm,
+                    (cost or {}).get("flops"), analytic, predicted)
     return report, compiled
 
 
 def format_report(r: Report, mfu: float) -> str:
     gib = lambda b: f"{b / 2**30:7.2f} GiB"  # noqa: E731
+    cores = f" ({r.chips} chips × {r.devices // r.chips} TensorCores)" if r.devices != r.chips else ""
     lines = [
-        f"topology {r.topology}: {r.chips} × {r.device_kind}; mesh {r.mesh}",
-        f"global batch {r.global_batch} × seq {r.seq} ({r.global_batch / r.chips:g} sequences per chip)",
-        "memory per chip:",
+        f"topology {r.topology}: {r.devices} × {r.device_kind}{cores}; mesh {r.mesh}",
+        f"global batch {r.global_batch} × seq {r.seq} ({r.global_batch / r.devices:g} sequences per device)",
+        "memory per device:",
         f"  arguments (params, optimizer state, batch) {gib(r.argument_bytes)}",
         f"  outputs                                    {gib(r.output_bytes)}"
         f" ({gib(r.alias_bytes).strip()} aliased to donated arguments)",
@@ -190,7 +196,7 @@ def format_report(r: Report, mfu: float) -> str:
         f"  peak                                       {gib(r.peak_bytes)} of {gib(r.hbm_bytes).strip()} HBM "
         f"({100 * r.peak_bytes / r.hbm_bytes:.0f}%)",
         f"FLOPs per step: analytic {r.analytic_flops:.4g} (model FLOPs, flops.py), compiled "
-        + (f"{r.compiled_flops * r.chips:.4g} ({r.compiled_flops:.4g} per chip, XLA's count)"
+        + (f"{r.compiled_flops * r.devices:.4g} ({r.compiled_flops:.4g} per device, XLA's count)"
            if r.compiled_flops else "n/a"),
     ]
     if r.predicted_step_seconds:

@@ -36,7 +36,7 @@ def test_tiny_config_compiles_for_v5e_with_splash_attention_and_fits():
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
     out = result.stdout
     assert "4 × TPU v5 lite; mesh {'data': 4, 'fsdp': 1, 'tensor': 1}" in out
-    assert "global batch 32 × seq 128 (8 sequences per chip)" in out
+    assert "global batch 32 × seq 128 (8 sequences per device)" in out
     assert "of 16.00 GiB HBM" in out and "fits: yes" in out
     # The analytic count is flops.py's for the config the run would train (tiny, vocab 8000, 20 predictions).
     config = BertConfig.preset("tiny", vocab_size=8000)

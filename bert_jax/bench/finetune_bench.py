@@ -133,14 +133,14 @@ def run(args) -> int:
     for implementation in args.attention.split(","):
         for layout, batches in layouts:
             seconds = time_ours(model_config(args, implementation), batches, args.repeats)
-            rows.append(report.Timing(f"bert_jax {implementation}, {layout}", seconds / args.steps, args.batch,
+            rows.append(report.Timing(f"bert_jax {implementation}, {layout}", seconds.per(args.steps), args.batch,
                                       real // args.steps, epoch_flops / args.steps, ours=True))
     if not args.no_peer and peer.available():
         batches = padded_batches(ids, types, labels, args.batch, 8, args.seq)
         for mode, seconds in peer.time_modes(args.peer_modes, lambda mode: time_peer(
                 config, batches, args.repeats, dtype, mode)):
             rows.append(report.Timing(f"HF BertForSequenceClassification sdpa {mode}, padded ×8",
-                                      seconds / args.steps, args.batch, real // args.steps,
+                                      seconds.per(args.steps), args.batch, real // args.steps,
                                       epoch_flops / args.steps, ours=False))
     report.print_table(rows)
     return 0

@@ -154,7 +154,7 @@ def time_train_step(model: nn.Module, task, batch: dict, repeats: int) -> float:
 def time_peer_train_step(model, batches: list[dict], repeats: int, dtype: str) -> float:
     """Median seconds of one HF training step (the mean over ``batches`` within each timed call)."""
     runner = peer_train_step(model, batches, dtype, eps=1e-6, weight_decay=0.01)
-    return median_seconds(runner.call, repeats, warmup=3) / runner.steps  # compile + autotune on the first calls
+    return median_seconds(runner.call, repeats, warmup=3).per(runner.steps)  # compile + autotune on the first calls
 
 
 def peer_pretraining_model(config: BertConfig):

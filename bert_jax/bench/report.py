@@ -18,6 +18,11 @@ class Timing:
     model_flops: float  # per step, useful work only (flops.py), the same count for every row
     ours: bool
 
+    @property
+    def spread(self) -> float | None:
+        """Slowest / fastest timed step, where the timing carried it (timing.Seconds)."""
+        return getattr(self.step_seconds, "spread", None)
+
 
 def header(title: str, dtype: str) -> None:
     device = jax.devices()[0]
@@ -26,11 +31,12 @@ def header(title: str, dtype: str) -> None:
 
 def print_table(rows: list[Timing]) -> None:
     kind = jax.devices()[0].device_kind
-    print(f"{'':60s} {'step ms':>9s} {'ex/s':>9s} {'tokens/s':>11s} {'MFU':>6s}")
+    print(f"{'':60s} {'step ms':>9s} {'max/min':>8s} {'ex/s':>9s} {'tokens/s':>11s} {'MFU':>6s}")
     for row in rows:
         utilisation = flops.mfu(row.model_flops, row.step_seconds, 1, kind)
         mfu_text = f"{100 * utilisation:5.1f}%" if utilisation is not None else "   n/a"
-        print(f"{row.name:60s} {1e3 * row.step_seconds:9.2f} {row.examples / row.step_seconds:9.1f} "
+        spread = f"{row.spread:7.2f}x" if row.spread else f"{'n/a':>8s}"
+        print(f"{row.name:60s} {1e3 * row.step_seconds:9.2f} {spread} {row.examples / row.step_seconds:9.1f} "
               f"{row.real_tokens / row.step_seconds:11.0f} {mfu_text}")
     ours = [r for r in rows if r.ours]
     peers = [r for r in rows if not r.ours]
