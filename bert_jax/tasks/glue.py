@@ -11,7 +11,6 @@ import os
 
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from bert_jax import metrics
 from bert_jax.data.packing import PACKING_KEYS
@@ -20,6 +19,7 @@ from bert_jax.io_utils import write_text
 from bert_jax.models.heads import SequenceClassificationHead
 from bert_jax.tasks.base import register
 from bert_jax.tasks.finetune import Features, FinetuneTask, in_order
+from bert_jax.tasks.losses import cross_entropy_with_integer_labels
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def classification_loss(outputs: dict, batch: dict, regression: bool = False):
     count = jnp.sum(weights)
     if regression:
         return jnp.sum((logits[..., 0] - batch["labels"]) ** 2 * weights) / count, {}
-    per_example = optax.softmax_cross_entropy_with_integer_labels(logits, batch["labels"])
+    per_example = cross_entropy_with_integer_labels(logits, batch["labels"])
     correct = jnp.argmax(logits, -1) == batch["labels"]
     return jnp.sum(per_example * weights) / count, {"accuracy": jnp.sum(correct * weights) / count}
 

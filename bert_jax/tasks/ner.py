@@ -15,7 +15,6 @@ import os
 
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from bert_jax import metrics
 from bert_jax.data.readers import CONLL_TAGS, ConllSentence, iob1_to_bio, read_conll
@@ -23,6 +22,7 @@ from bert_jax.io_utils import write_text
 from bert_jax.models.heads import TokenTaggingHead
 from bert_jax.tasks.base import register
 from bert_jax.tasks.finetune import Features, FinetuneTask, in_order
+from bert_jax.tasks.losses import cross_entropy_with_integer_labels
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +158,7 @@ class NerTask(FinetuneTask):
         logits = outputs["logits"].astype(jnp.float32)
         labels = batch["labels"]
         weights = (labels != IGNORE).astype(jnp.float32)
-        per_token = optax.softmax_cross_entropy_with_integer_labels(logits, jnp.maximum(labels, 0))
+        per_token = cross_entropy_with_integer_labels(logits, jnp.maximum(labels, 0))
         count = jnp.maximum(jnp.sum(weights), 1.0)
         accuracy = jnp.sum((jnp.argmax(logits, -1) == labels) * weights) / count
         return jnp.sum(per_token * weights) / count, {"token_accuracy": accuracy}

@@ -16,7 +16,6 @@ import random
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from bert_jax import distributed, flops
 from bert_jax.config_base import model_overrides
@@ -29,6 +28,7 @@ from bert_jax.io_utils import atomic_path
 from bert_jax.models.bert import BertConfig
 from bert_jax.models.heads import PretrainingHeads
 from bert_jax.tasks.base import Task, register
+from bert_jax.tasks.losses import cross_entropy_with_integer_labels
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +151,7 @@ class PretrainTask(Task):
         nsp_logits = outputs["nsp_logits"].astype(jnp.float32)
         return {
             "mlm_prediction": jnp.argmax(mlm_logits, -1),
-            "mlm_nll": optax.softmax_cross_entropy_with_integer_labels(mlm_logits, batch["masked_lm_ids"]),
+            "mlm_nll": cross_entropy_with_integer_labels(mlm_logits, batch["masked_lm_ids"]),
             "masked_lm_ids": batch["masked_lm_ids"],
             "masked_lm_weights": batch["masked_lm_weights"],
             "nsp_prediction": jnp.argmax(nsp_logits, -1),
@@ -222,11 +222,11 @@ def pretraining_loss(outputs: dict, batch: dict):
     """Google's: weighted mean MLM cross-entropy over real predictions + mean NSP cross-entropy."""
     mlm_logits = outputs["mlm_logits"].astype(jnp.float32)
     weights = batch["masked_lm_weights"]
-    mlm_per = optax.softmax_cross_entropy_with_integer_labels(mlm_logits, batch["masked_lm_ids"])
+    mlm_per = cross_entropy_with_integer_labels(mlm_logits, batch["masked_lm_ids"])
     mlm_loss = jnp.sum(mlm_per * weights) / (jnp.sum(weights) + 1e-5)
     nsp_logits = outputs["nsp_logits"].astype(jnp.float32)
     nsp_w = _nsp_weights(batch)
-    nsp_per = optax.softmax_cross_entropy_with_integer_labels(nsp_logits, batch["next_sentence_label"])
+    nsp_per = cross_entropy_with_integer_labels(nsp_logits, batch["next_sentence_label"])
     nsp_loss = jnp.sum(nsp_per * nsp_w) / jnp.sum(nsp_w)
     mlm_acc = jnp.sum((jnp.argmax(mlm_logits, -1) == batch["masked_lm_ids"]) * weights) / (jnp.sum(weights) + 1e-5)
     nsp_acc = jnp.sum((jnp.argmax(nsp_logits, -1) == batch["next_sentence_label"]) * nsp_w) / jnp.sum(nsp_w)

@@ -22,7 +22,6 @@ import math
 import os
 
 import jax.numpy as jnp
-import optax
 
 from bert_jax import metrics
 from bert_jax.data import squad_windows
@@ -31,6 +30,7 @@ from bert_jax.io_utils import write_json
 from bert_jax.models.heads import SpanHead
 from bert_jax.tasks.base import register
 from bert_jax.tasks.finetune import Features, FinetuneTask, in_order
+from bert_jax.tasks.losses import cross_entropy_with_integer_labels
 from bert_jax.tasks.squad_answers import Answers, best_answers
 
 log = logging.getLogger(__name__)
@@ -132,8 +132,8 @@ class SquadTask(FinetuneTask):
         """Mean of the start and end cross-entropies (Google's and HF's loss)."""
         start = self._masked(outputs["start_logits"], batch["attention_mask"])
         end = self._masked(outputs["end_logits"], batch["attention_mask"])
-        loss = (optax.softmax_cross_entropy_with_integer_labels(start, batch["start_positions"])
-                + optax.softmax_cross_entropy_with_integer_labels(end, batch["end_positions"])) / 2
+        loss = (cross_entropy_with_integer_labels(start, batch["start_positions"])
+                + cross_entropy_with_integer_labels(end, batch["end_positions"])) / 2
         exact = (jnp.argmax(start, -1) == batch["start_positions"]) & (jnp.argmax(end, -1) == batch["end_positions"])
         return jnp.mean(loss), {"span_accuracy": jnp.mean(exact)}
 

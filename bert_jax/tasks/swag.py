@@ -13,7 +13,6 @@ import os
 
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from bert_jax import metrics
 from bert_jax.data.readers import SwagExample, read_swag_csv
@@ -21,6 +20,7 @@ from bert_jax.io_utils import write_text
 from bert_jax.models.heads import MultipleChoiceHead
 from bert_jax.tasks.base import register
 from bert_jax.tasks.finetune import Features, FinetuneTask, in_order
+from bert_jax.tasks.losses import cross_entropy_with_integer_labels
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class SwagTask(FinetuneTask):
 
     def loss(self, outputs, batch):
         logits = outputs["logits"].astype(jnp.float32)  # [batch, choices]
-        loss = jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, batch["labels"]))
+        loss = jnp.mean(cross_entropy_with_integer_labels(logits, batch["labels"]))
         return loss, {"accuracy": jnp.mean(jnp.argmax(logits, -1) == batch["labels"])}
 
     def predict(self, outputs, batch):
