@@ -7,7 +7,7 @@ Public API:
     load_tokenizer(path), WordPieceTokenizer, SentencePieceTokenizer, train_wordpiece, train_sentencepiece
 """
 
-from bert_jax.convert import from_pretrained, save_pretrained
+from bert_jax.convert import save_pretrained
 from bert_jax.data.tokenizer import SentencePieceTokenizer, Tokenizer, WordPieceTokenizer, load_tokenizer
 from bert_jax.data.vocab_training import train_sentencepiece, train_wordpiece
 from bert_jax.models.bert import BertConfig, BertModel, BertOutput
@@ -20,6 +20,7 @@ from bert_jax.models.heads import (
     SpanHead,
     TokenTaggingHead,
 )
+from bert_jax.pretrained import from_pretrained
 
 __all__ = [
     "BertConfig", "BertModel", "BertOutput", "BertWithHead", "MaskedLMHead", "MultipleChoiceHead",

@@ -258,30 +258,17 @@ def init_params(model: nn.Module, rng: jax.Array, seq_len: int = 8, **call_kwarg
     return nn.unbox(jax.jit(lambda r: model.init(r, ids, **call_kwargs))(rng))["params"]
 
 
-def from_pretrained(path: str, head: str | nn.Module | None = None, rng: jax.Array | None = None,
-                    **config_overrides) -> tuple[nn.Module, Params]:
-    """Loads an HF directory or a Google TF1 checkpoint directory.
-
-    Args:
-      path: directory with config.json + model.safetensors|pytorch_model.bin, or bert_config.json +
-        bert_model.ckpt.* (TF1; needs the `tf` extra; "gelu" there means the tanh form).
-      head: None → ``BertModel`` params; 'pretraining' → MLM+NSP heads loaded from ``cls.*`` (required);
-        a head module → its HF-named tensors are loaded when all are present, else it starts fresh.
-      config_overrides: BertConfig fields to change (dtype, scan_layers, remat_policy, ...).
-    Returns:
-      (model, params) with params unboxed, stacked over layers when ``scan_layers``.
-    """
-    if os.path.exists(os.path.join(path, "config.json")):
-        config = BertConfig.from_json_file(os.path.join(path, "config.json"), **config_overrides)
-        source = read_hf_tensors(path)
-    elif os.path.exists(os.path.join(path, "bert_config.json")):
-        config = BertConfig.from_google_json(os.path.join(path, "bert_config.json"), **config_overrides)
+def load_weights(path: str, config: BertConfig, head: str | nn.Module | None = None, google: bool = False,
+                 rng: jax.Array | None = None) -> tuple[nn.Module, Params]:
+    """The tensors of an HF directory (``google=False``) or a Google TF1 checkpoint directory as bert_jax
+    params of ``config`` (pretrained.from_pretrained has the arguments' meaning)."""
+    if google:
         prefix = _find_tf_checkpoint(path)
         if prefix is None:
             raise FileNotFoundError(f"{path}: bert_config.json but no bert_model.ckpt.index or 'checkpoint' file")
         source = None  # read below, once we know which names to ask for
     else:
-        raise FileNotFoundError(f"{path}: neither an HF directory (config.json) nor a TF checkpoint (bert_config.json)")
+        source = read_hf_tensors(path)
 
     model = build_model(config, head)
     flat_model = build_model(config.replace(scan_layers=False), head)

@@ -21,7 +21,7 @@ import numpy as np
 from jax.experimental import multihost_utils
 from jax.sharding import NamedSharding, PartitionSpec
 
-from bert_jax import distributed, flops, sharding, tasks
+from bert_jax import distributed, flops, pretrained, sharding, tasks
 from bert_jax import step as steps
 from bert_jax import workdir as workdir_lib
 from bert_jax.checkpoint import BestCheckpoint, Checkpointer, PreemptionFlag, describe_error
@@ -103,12 +103,7 @@ def _record_config(config, workdir: str, task, write_config: bool) -> None:
         return
     if write_config:
         write_json(os.path.join(workdir, "config.json"), _config_dict(config))
-    model_dir = os.path.join(workdir, "model")
-    if not os.path.exists(os.path.join(model_dir, "config.json")):
-        os.makedirs(model_dir, exist_ok=True)
-        if getattr(task, "tokenizer", None) is not None:
-            task.tokenizer.save(model_dir)
-        write_json(os.path.join(model_dir, "config.json"), task.model_config.to_hf_dict())
+    pretrained.write_model_dir(workdir, task.model_config, getattr(task, "tokenizer", None))
 
 
 def _to_global(batch: dict, data_sharding: NamedSharding) -> dict:
@@ -272,13 +267,7 @@ def _layers_like(theirs: dict, ours: dict) -> dict:
 def _load_init(path: str, params: dict, with_head: bool) -> dict:
     """Encoder weights (and the head, with ``with_head``) from an HF dir, a TF checkpoint or a bert_jax
     workdir; whatever is not loaded keeps its fresh initialisation."""
-    from bert_jax.convert import from_pretrained
-
-    if os.path.isdir(os.path.join(path, "checkpoints")):
-        source = Checkpointer(path).restore(None)["params"]
-    else:
-        _, loaded = from_pretrained(path, head="pretraining" if with_head else None)
-        source = loaded if with_head else {"bert": loaded}
+    source = pretrained.resolve(path).load_params(with_head)
     parts = ["bert", "head"] if with_head else ["bert"]
     out = dict(params)
     for part in parts:

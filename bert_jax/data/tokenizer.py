@@ -364,8 +364,24 @@ def read_vocab(path: str) -> dict[str, int]:
     return vocab
 
 
+# The files that define a tokenizer directory's vocab, in the order they are looked for: SentencePiece models
+# (ALBERT/T5-style names), then WordPiece's vocab.txt.
+TOKENIZER_FILES = ("spiece.model", "sentencepiece.model", "tokenizer.model", "vocab.txt")
+
+
+def tokenizer_file(path: str) -> str | None:
+    """The file that defines the tokenizer at ``path``: ``path`` itself when it is a file, else the first of
+    TOKENIZER_FILES in the directory (None when there is none)."""
+    if not os.path.isdir(path):
+        return path if os.path.isfile(path) else None
+    for name in TOKENIZER_FILES:
+        if os.path.exists(os.path.join(path, name)):
+            return os.path.join(path, name)
+    return None
+
+
 def load_tokenizer(path: str, lowercase: bool | None = None) -> Tokenizer:
-    """A vocab.txt or .model file, or a directory holding vocab.txt / spiece.model (HF or our layout).
+    """A vocab.txt or .model file, or a directory holding one of TOKENIZER_FILES (HF or our layout).
 
     For a directory, do_lower_case / strip_accents come from tokenizer_config.json when present;
     ``lowercase`` overrides. tokenizer.json is never needed.
@@ -376,14 +392,13 @@ def load_tokenizer(path: str, lowercase: bool | None = None) -> Tokenizer:
         if os.path.exists(config_path):
             with open(config_path, encoding="utf-8") as f:
                 settings = json.load(f)
-        for name in ("spiece.model", "sentencepiece.model", "tokenizer.model"):
-            if os.path.exists(os.path.join(path, name)):
-                return SentencePieceTokenizer(os.path.join(path, name))
-        vocab = os.path.join(path, "vocab.txt")
-        if not os.path.exists(vocab):
-            raise FileNotFoundError(f"{path}: no vocab.txt or spiece.model")
+        defining = tokenizer_file(path)
+        if defining is None:
+            raise FileNotFoundError(f"{path}: no tokenizer file (one of {', '.join(TOKENIZER_FILES)})")
+        if defining.endswith(".model"):
+            return SentencePieceTokenizer(defining)
         do_lower = settings.get("do_lower_case", True) if lowercase is None else lowercase
-        return WordPieceTokenizer(vocab, lowercase=do_lower, strip_accents=settings.get("strip_accents"))
+        return WordPieceTokenizer(defining, lowercase=do_lower, strip_accents=settings.get("strip_accents"))
     if path.endswith(".model"):
         return SentencePieceTokenizer(path)
     return WordPieceTokenizer(path, lowercase=True if lowercase is None else lowercase)

@@ -14,10 +14,10 @@ import os
 import jax
 import numpy as np
 
-from bert_jax import flops
+from bert_jax import flops, pretrained
 from bert_jax.config_base import model_overrides
 from bert_jax.data.packing import pack_lengths, pack_rows
-from bert_jax.data.tokenizer import Tokenizer, load_tokenizer
+from bert_jax.data.tokenizer import TOKENIZER_FILES, Tokenizer, load_tokenizer
 from bert_jax.models.bert import BertConfig
 from bert_jax.tasks.base import Task
 
@@ -144,35 +144,25 @@ def in_order(predictions: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {k: v[keep][order] for k, v in predictions.items()}
 
 
-def _vocab_source(config) -> str:
+def tokenizer_for(config) -> Tokenizer:
+    """config.data.vocab when given, else the tokenizer of ``config.init_from`` (pretrained.py finds it)."""
+    lowercase = config.data.get("lowercase")
     if config.data.vocab:
-        return config.data.vocab
+        return load_tokenizer(config.data.vocab, lowercase=lowercase)
     init = config.init_from
-    if init:
-        for candidate in (os.path.join(init, "model"), init):  # a bert_jax workdir keeps its vocab in model/
-            if os.path.isdir(candidate) and any(os.path.exists(os.path.join(candidate, f))
-                                                for f in ("vocab.txt", "spiece.model")):
-                return candidate
-    raise ValueError("config.data.vocab is empty and config.init_from "
-                     f"({init or 'empty'}) has no vocab.txt/spiece.model; give one of them")
+    if init and pretrained.resolve(init).has_tokenizer:
+        return pretrained.resolve(init).tokenizer(lowercase=lowercase)
+    raise ValueError(f"config.data.vocab is empty and config.init_from ({init or 'empty'}) has no tokenizer "
+                     f"files ({', '.join(TOKENIZER_FILES)}); give one of them")
 
 
 def model_config_for(config, vocab_size: int) -> BertConfig:
     """The encoder of ``config.init_from`` (HF config.json, Google bert_config.json, or a bert_jax
-    workdir's model/config.json), else ``config.model.preset``; ``config.model`` fields override."""
+    workdir's model/config.json: pretrained.py reads them), else ``config.model.preset``; ``config.model``
+    fields override."""
     overrides = model_overrides(config)
-    init = config.init_from
-    if init:
-        workdir = os.path.isdir(os.path.join(init, "checkpoints"))  # its config.json is the run's, not the model's
-        candidates = (("model/config.json", BertConfig.from_json_file),) if workdir else (
-            ("config.json", BertConfig.from_json_file), ("bert_config.json", BertConfig.from_google_json))
-        for name, reader in candidates:
-            path = os.path.join(init, name)
-            if os.path.exists(path):
-                model_config = reader(path, **overrides)
-                break
-        else:
-            raise FileNotFoundError(f"config.init_from={init}: no {' or '.join(n for n, _ in candidates)}")
+    if config.init_from:
+        model_config = pretrained.resolve(config.init_from).model_config(**overrides)
     else:
         model_config = BertConfig.preset(config.model.preset, vocab_size=vocab_size, **overrides)
     if vocab_size > model_config.vocab_size:
@@ -192,8 +182,7 @@ class FinetuneTask(Task):
 
     def __init__(self, config, workdir: str):
         super().__init__(config, workdir)
-        lowercase = config.data.get("lowercase")
-        self.tokenizer: Tokenizer = load_tokenizer(_vocab_source(config), lowercase=lowercase)
+        self.tokenizer: Tokenizer = tokenizer_for(config)
         self.model_config = model_config_for(config, self.tokenizer.vocab_size)
         self.max_length = config.data.max_seq_length
         if self.max_length > self.model_config.max_position_embeddings:

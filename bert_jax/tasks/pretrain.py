@@ -22,7 +22,7 @@ from bert_jax.config_base import model_overrides
 from bert_jax.data import pipeline, sources
 from bert_jax.data.packing import PACKING_KEYS
 from bert_jax.data.pretraining import MaskOptions, PairOptions, create_pairs, packed_features
-from bert_jax.data.tokenizer import load_tokenizer
+from bert_jax.data.tokenizer import load_tokenizer, tokenizer_file
 from bert_jax.data.vocab_training import train_wordpiece
 from bert_jax.io_utils import atomic_path
 from bert_jax.models.bert import BertConfig
@@ -119,7 +119,7 @@ class PretrainTask(Task):
                     raise ValueError(f"the corpus ({data.source}: {paths or 'stdlib docstrings'}) has no documents")
                 raise ValueError(f"the corpus gave no '{split}' pairs ({n_documents[split]} documents); "
                                  "it is too small")
-        vocab_hash = hashlib.sha256(open(tokenizer_vocab_file(self._vocab_path()), "rb").read()).hexdigest()
+        vocab_hash = hashlib.sha256(open(tokenizer_file(self._vocab_path()), "rb").read()).hexdigest()
         pipeline.write_meta(self.data_dir, {"settings": settings, "pairs": counts, "documents": n_documents,
                                             "vocab_sha256": vocab_hash})
         log.info("prepared %s: %s pairs from %s documents", self.data_dir, json.dumps(counts),
@@ -240,13 +240,3 @@ class PretrainingStep:
 
     inputs = staticmethod(pretraining_inputs)
     loss = staticmethod(pretraining_loss)
-
-
-def tokenizer_vocab_file(path: str) -> str:
-    """The file that defines a tokenizer directory's vocab (WordPiece vocab.txt or SentencePiece model)."""
-    if not os.path.isdir(path):
-        return path
-    for name in ("vocab.txt", "spiece.model"):
-        if os.path.exists(os.path.join(path, name)):
-            return os.path.join(path, name)
-    raise FileNotFoundError(f"{path}: no vocab.txt or spiece.model")
