@@ -113,8 +113,10 @@ def finetuning_config(task: str) -> ml_collections.ConfigDict:
     # With init_from, the encoder's size comes from there and preset is ignored; other fields override.
     c.model = model_section()
     c.data = ml_collections.ConfigDict(dict(
-        source="files",  # 'files' (the released layout in data.dir) | 'tfds'
+        source="files",  # 'files' (the released layout in data.dir) | 'tfds' | 'hf' (Hugging Face datasets; GLUE)
         dir="",  # e.g. glue_data/RTE, the SWAG folder, the CoNLL-2003 folder
+        dataset="",  # source 'hf': a hub name (nyu-mll/glue) or a local directory in the hub's parquet layout
+        dataset_config="",  # source 'hf': the hub config, e.g. rte (default: the subtask's)
         tfds_data_dir="",
         vocab="",  # default: the vocab of init_from
         lowercase=ml_collections.FieldReference(None, field_type=bool),  # None: from tokenizer_config.json, else True

@@ -65,11 +65,15 @@ def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def config_changes(stored: dict, current: dict) -> dict[str, tuple[Any, Any]]:
-    """Dotted keys whose value differs (missing on one side = None), except RESUMABLE_CHANGES."""
+    """Dotted keys whose value differs (missing on one side = None), except RESUMABLE_CHANGES and keys a
+    newer bert_jax added since the workdir was made whose value is off ('', False, 0, None): a new key's
+    default keeps the old behaviour, so a workdir resumes across the upgrade."""
     old, new = _flatten(stored), _flatten(current)
     changes = {}
     for key in sorted(set(old) | set(new)):
         if key.split(".")[0] in RESUMABLE_CHANGES:
+            continue
+        if key not in old and not new[key]:
             continue
         if old.get(key) != new.get(key):
             changes[key] = (old.get(key), new.get(key))

@@ -7,11 +7,11 @@ import os
 
 import pytest
 
+from bert_jax.data.glue_data import SUBTASKS, read_glue_tsv
 from bert_jax.data.readers import DataError, read_conll, read_squad_json, read_swag_csv
 from bert_jax.data.tokenizer import SentencePieceTokenizer, WordPieceTokenizer
 from bert_jax.models.config import BertConfig
 from bert_jax.sharding import get_rules, resolve_mesh_shape
-from bert_jax.tasks.glue import SUBTASKS, read_glue_tsv
 from bert_jax.train import check_batch_sizes, check_config
 
 CONFIGS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs")

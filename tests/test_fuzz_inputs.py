@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bert_jax.data.glue_data import SUBTASKS, read_glue_tsv
 from bert_jax.data.readers import DataError, read_conll, read_squad_json, read_swag_csv
-from bert_jax.tasks.glue import SUBTASKS, read_glue_tsv
 
 # Fixed examples in CI (a failure there reproduces); fresh ones on every local run.
 SETTINGS = settings(max_examples=150, deadline=None, derandomize=bool(os.environ.get("CI")),

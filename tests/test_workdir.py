@@ -19,6 +19,19 @@ def test_config_changes_ignore_cadence_and_layout_keys():
     assert config_changes(stored, current) == {"optim.learning_rate": (5e-5, 3e-5), "new": (None, 1)}
 
 
+def test_keys_added_since_the_workdir_was_made_are_changes_only_when_switched_on():
+    """A workdir from an older bert_jax resumes when the new keys keep their off defaults."""
+    stored = {"model": {"dtype": "float32"}, "data": {"dir": "x"}}
+    current = {"model": {"dtype": "float32", "one_hot_word_embeddings": False},
+               "data": {"dir": "x", "dataset": "", "dataset_config": ""}}
+    assert config_changes(stored, current) == {}
+    current["model"]["one_hot_word_embeddings"] = True
+    assert config_changes(stored, current) == {"model.one_hot_word_embeddings": (None, True)}
+    # A key the stored config has and this one lacks is still a change.
+    assert config_changes(current, stored) == {"data.dataset": ("", None), "data.dataset_config": ("", None),
+                                               "model.one_hot_word_embeddings": (True, None)}
+
+
 def test_check_config_refuses_a_changed_config_unless_allowed(tmp_path):
     path = tmp_path / "config.json"
     assert check_config(str(path), {"seed": 0}, allow_change=False)  # no stored config: write it

@@ -19,9 +19,9 @@ from bert_jax.bench import peer, report
 from bert_jax.bench.pretrain_bench import add_common_arguments, compute_dtype, model_config
 from bert_jax.bench.runners import Runner, ours_train_step, peer_train_step
 from bert_jax.bench.timing import median_seconds
+from bert_jax.data.loaders import bucket_width
 from bert_jax.data.packing import pack_lengths, pack_rows
 from bert_jax.models.heads import BertWithHead, SequenceClassificationHead
-from bert_jax.tasks.finetune import bucket_width
 from bert_jax.tasks.glue import classification_inputs, classification_loss
 
 # Percentiles 0, 5, ..., 100 of SST-2 train lengths in uncased WordPiece tokens with [CLS] and [SEP]

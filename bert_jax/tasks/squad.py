@@ -25,11 +25,12 @@ import jax.numpy as jnp
 
 from bert_jax import metrics
 from bert_jax.data import squad_windows
+from bert_jax.data.loaders import Features
 from bert_jax.data.readers import DataError, SquadExample, parse_articles, read_squad_json
 from bert_jax.io_utils import write_json
 from bert_jax.models.heads import SpanHead
 from bert_jax.tasks.base import register
-from bert_jax.tasks.finetune import Features, FinetuneTask, in_order
+from bert_jax.tasks.finetune import FinetuneTask, in_order
 from bert_jax.tasks.losses import cross_entropy_with_integer_labels
 from bert_jax.tasks.squad_answers import Answers, best_answers
 

@@ -15,11 +15,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from bert_jax import metrics
+from bert_jax.data.loaders import Features
 from bert_jax.data.readers import SwagExample, read_swag_csv
 from bert_jax.io_utils import write_text
 from bert_jax.models.heads import MultipleChoiceHead
 from bert_jax.tasks.base import register
-from bert_jax.tasks.finetune import Features, FinetuneTask, in_order
+from bert_jax.tasks.finetune import FinetuneTask, in_order
 from bert_jax.tasks.losses import cross_entropy_with_integer_labels
 
 log = logging.getLogger(__name__)

@@ -62,7 +62,7 @@ def run_ours(task: str, seed: int, out: str) -> dict:
 # ------------------------------------------------------------------------------------------ the peer
 def _glue_data(task: str, split: str, limit: int):
     """Examples read with bert_jax's TSV reader (the data is what both sides must share)."""
-    from bert_jax.tasks.glue import SUBTASKS, read_glue_tsv
+    from bert_jax.data.glue_data import SUBTASKS, read_glue_tsv
 
     sub = SUBTASKS[task]
     ex = read_glue_tsv(os.path.join(SHARED, TASKS[task][1], f"{split}.tsv"), sub, labelled=True)

@@ -1,0 +1,34 @@
+"""Local copies of Hugging Face hub datasets, written with `datasets` itself from ../shared/data in the hub's
+parquet layout (<dir>/<config>/<split>-00000-of-00001.parquet), for the tests of config.data.source=hf."""
+
+import os
+
+from bert_jax.data.glue_data import SUBTASKS, read_glue_tsv
+
+# nyu-mll/glue's split names for the released files.
+GLUE_SPLITS = {"train": "train.tsv", "validation": "dev.tsv"}
+
+
+def write_glue(glue_folder: str, config: str, out_dir: str) -> str:
+    """nyu-mll/glue <config> from a glue_data task folder: the hub's columns (TFDS feature names, label as a
+    ClassLabel with the hub's names, idx) and a test split without labels (-1)."""
+    import datasets
+
+    sub = SUBTASKS[config]
+    label = datasets.ClassLabel(names=list(sub.labels)) if sub.labels else datasets.Value("float32")
+    features = datasets.Features({**{f: datasets.Value("string") for f in sub.tfds_features}, "label": label,
+                                  "idx": datasets.Value("int32")})
+    for split, name in GLUE_SPLITS.items():
+        examples = read_glue_tsv(os.path.join(glue_folder, name), sub, labelled=True)
+        columns = {f: [t[i] for t in examples.texts] for i, f in enumerate(sub.tfds_features)}
+        columns.update(label=examples.labels.tolist(), idx=[int(i) for i in examples.index])
+        _write(datasets.Dataset.from_dict(columns, features=features), out_dir, config, split)
+        if split == "validation":  # a test split: the dev texts without their labels, as the hub's test splits
+            columns["label"] = [-1] * len(columns["idx"])
+            _write(datasets.Dataset.from_dict(columns, features=features), out_dir, config, "test")
+    return out_dir
+
+
+def _write(dataset, out_dir: str, config: str, split: str) -> None:
+    os.makedirs(os.path.join(out_dir, config), exist_ok=True)
+    dataset.to_parquet(os.path.join(out_dir, config, f"{split}-00000-of-00001.parquet"))
