@@ -32,3 +32,30 @@ def write_glue(glue_folder: str, config: str, out_dir: str) -> str:
 def _write(dataset, out_dir: str, config: str, split: str) -> None:
     os.makedirs(os.path.join(out_dir, config), exist_ok=True)
     dataset.to_parquet(os.path.join(out_dir, config, f"{split}-00000-of-00001.parquet"))
+
+
+def write_conll(conll_folder: str, out_dir: str) -> str:
+    """eriktks/conll2003 (config conll2003) from the CoNLL-2003 column files: tokens and integer POS, chunk and
+    NER tags with ClassLabel names (NER in the hub's order, the others as the files have them); no documents."""
+    import datasets
+
+    from bert_jax.data.readers import CONLL_TAGS, read_conll
+
+    splits = {split: read_conll(os.path.join(conll_folder, name)) for split, name in
+              (("train", "train.txt"), ("validation", "valid.txt"))}
+    names = {c: sorted({line[k] for sentences in splits.values() for s in sentences for line in s.lines})
+             for k, c in ((1, "pos_tags"), (2, "chunk_tags"))}
+    hub_ner = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
+    assert set(hub_ner) == set(CONLL_TAGS)
+    features = datasets.Features({
+        "id": datasets.Value("string"), "tokens": datasets.Sequence(datasets.Value("string")),
+        "pos_tags": datasets.Sequence(datasets.ClassLabel(names=names["pos_tags"])),
+        "chunk_tags": datasets.Sequence(datasets.ClassLabel(names=names["chunk_tags"])),
+        "ner_tags": datasets.Sequence(datasets.ClassLabel(names=hub_ner))})
+    for split, sentences in splits.items():
+        columns = {"id": [str(i) for i in range(len(sentences))], "tokens": [s.words for s in sentences],
+                   "pos_tags": [[names["pos_tags"].index(line[1]) for line in s.lines] for s in sentences],
+                   "chunk_tags": [[names["chunk_tags"].index(line[2]) for line in s.lines] for s in sentences],
+                   "ner_tags": [[hub_ner.index(t) for t in s.tags] for s in sentences]}
+        _write(datasets.Dataset.from_dict(columns, features=features), out_dir, "conll2003", split)
+    return out_dir

@@ -6,11 +6,11 @@ import os
 
 import numpy as np
 import pytest
-from hub_layout import write_glue
+from hub_layout import write_conll, write_glue
 from test_finetune import cli
 
 from bert_jax.config_base import finetuning_config
-from bert_jax.data import glue_data, hf_datasets
+from bert_jax.data import conll_data, glue_data, hf_datasets
 
 pytest.importorskip("datasets")
 
@@ -18,6 +18,11 @@ pytest.importorskip("datasets")
 @pytest.fixture(scope="module")
 def rte_hub(shared_data, tmp_path_factory):
     return write_glue(os.path.join(shared_data, "glue", "RTE"), "rte", str(tmp_path_factory.mktemp("glue_hub")))
+
+
+@pytest.fixture(scope="module")
+def conll_hub(shared_data, tmp_path_factory):
+    return write_conll(os.path.join(shared_data, "conll2003"), str(tmp_path_factory.mktemp("conll_hub")))
 
 
 def _data(**values):
@@ -77,3 +82,34 @@ def test_glue_trains_from_the_hub_layout_through_the_cli(rte_hub, minilm_dir, tm
     results = json.loads((workdir / "eval_results.json").read_text())
     assert 0 <= results["accuracy"] <= 1
     assert (workdir / "predictions" / "glue" / "RTE.tsv").exists()  # the test split's submission file
+
+
+@pytest.mark.parametrize("split", ["train", "dev"])
+def test_conll_sentences_from_the_hub_layout_equal_the_column_files(shared_data, conll_hub, split):
+    files = conll_data.read_split(split, _data(dir=os.path.join(shared_data, "conll2003")))
+    hub = conll_data.read_split(split, _data(source="hf", dataset=conll_hub))
+    assert [s.words for s in hub] == [s.words for s in files]
+    assert [s.tags for s in hub] == [s.tags for s in files]
+    assert [s.lines for s in hub] == [s.lines for s in files]  # the columns written back with predictions
+
+
+def test_ner_features_through_the_task_are_identical(shared_data, conll_hub, minilm_dir):
+    from bert_jax.tasks.ner import NerTask
+
+    def features(**data):
+        config = finetuning_config("ner")
+        config.init_from = minilm_dir
+        config.data.update(train_limit=300, **data)
+        return NerTask(config, "unused").featurize("train")
+
+    files, hub = features(dir=os.path.join(shared_data, "conll2003")), features(source="hf", dataset=conll_hub)
+    for name in files.arrays:
+        np.testing.assert_array_equal(files.arrays[name], hub.arrays[name], err_msg=name)
+
+
+@pytest.mark.slow
+def test_ner_trains_from_the_hub_layout_through_the_cli(conll_hub, minilm_dir, tmp_path):
+    workdir = tmp_path / "run"
+    cli("ner.py:runlocal", workdir, "--config.data.source=hf", f"--config.data.dataset={conll_hub}",
+        f"--config.init_from={minilm_dir}")
+    assert 0 <= json.loads((workdir / "eval_results.json").read_text())["f1"] <= 1

@@ -153,6 +153,18 @@ def read_split(name: str, sub: Subtask, split: str, data) -> Examples:
     raise ValueError(f"config.data.source={data.source!r}; expected 'files', 'tfds' or 'hf'")
 
 
+def has_split(name: str, sub: Subtask, split: str, data) -> bool:
+    """Whether ``data.source`` holds ``split`` (test splits are optional; TFDS and the hub have no AX in
+    MNLI's own config)."""
+    if data.source == "files":
+        return os.path.exists(split_file(sub, split, data.dir))
+    if split == "ax":
+        return False
+    if data.source == "hf":
+        return hf_datasets.has_split(data.dataset, data.get("dataset_config") or name, TFDS_SPLITS.get(split, split))
+    return True
+
+
 def split_file(sub: Subtask, split: str, directory: str) -> str:
     """The released file of a split in a glue_data task folder."""
     return os.path.normpath(os.path.join(directory, dict(sub.test).get(split, f"{split}.tsv")))

@@ -29,6 +29,17 @@ def load_split(dataset: str, config: str | None, split: str):
     return datasets.load_dataset(dataset, config or None, split=split)
 
 
+def has_split(dataset: str, config: str | None, split: str) -> bool:
+    """Whether a local copy holds ``split``; a hub dataset is taken to have the splits its card lists."""
+    if not os.path.isdir(dataset):
+        return True
+    try:
+        local_files(dataset, config, split)
+    except FileNotFoundError:
+        return False
+    return True
+
+
 def local_files(directory: str, config: str | None, split: str) -> list[str]:
     """The parquet files of one split of a local copy of a hub dataset."""
     folders = [os.path.join(directory, config)] if config else []
@@ -44,6 +55,7 @@ def local_files(directory: str, config: str | None, split: str) -> list[str]:
 
 
 def label_names(dataset, column: str) -> list[str] | None:
-    """The ClassLabel names of ``column`` (None when it is not a ClassLabel)."""
+    """The ClassLabel names of ``column``, or of its items when it is a sequence (None: not a ClassLabel)."""
     feature = dataset.features.get(column)
+    feature = getattr(feature, "feature", feature)  # Sequence(ClassLabel) / List(ClassLabel)
     return list(feature.names) if hasattr(feature, "names") else None

@@ -80,10 +80,7 @@ class GlueTask(FinetuneTask):
     def test_splits(self) -> tuple[str, ...]:
         if not self.config.data.predict_test:
             return ()
-        if self.config.data.source in ("tfds", "hf"):
-            return tuple(s for s, _ in self.sub.test if s != "ax")
-        return tuple(s for s, _ in self.sub.test if os.path.exists(glue_data.split_file(self.sub, s,
-                                                                                        self.config.data.dir)))
+        return tuple(s for s, _ in self.sub.test if glue_data.has_split(self.subtask, self.sub, s, self.config.data))
 
     # ------------------------------------------------------------------------------- model side
     @property

@@ -3,9 +3,9 @@ in the loss (-1) and in prediction. Entity precision/recall/F1 as conlleval (and
 mode) count them. Optional document context: the paper's "maximal document context", i.e. the
 sentence's neighbours in its document fill the rest of the window (unlabelled).
 
-Sources: CoNLL-2003 column files (train.txt / valid.txt / test.txt; ``data.tag_scheme`` 'bio' or
-'iob1' for the original eng.* files) or TFDS ``conll2003``. Predictions are written back in CoNLL
-format (the input columns + the predicted tag), which conlleval reads.
+Sources (data/conll_data.py): CoNLL-2003 column files (``data.tag_scheme`` 'bio', or 'iob1' for the
+original eng.* files), TFDS ``conll2003`` or Hugging Face datasets (eriktks/conll2003). Predictions are
+written back in CoNLL format (the input columns + the predicted tag), which conlleval reads.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from bert_jax import metrics
+from bert_jax.data import conll_data
 from bert_jax.data.loaders import Features
-from bert_jax.data.readers import CONLL_TAGS, ConllSentence, iob1_to_bio, read_conll
+from bert_jax.data.readers import CONLL_TAGS, ConllSentence
 from bert_jax.io_utils import write_text
 from bert_jax.models.heads import TokenTaggingHead
 from bert_jax.tasks.base import register
@@ -27,22 +28,7 @@ from bert_jax.tasks.losses import cross_entropy_with_integer_labels
 
 log = logging.getLogger(__name__)
 
-FILES = {"train": "train.txt", "dev": "valid.txt", "test": "test.txt"}
-TFDS_SPLITS = {"train": "train", "dev": "dev", "test": "test"}
-IGNORE = -1
-
-
-def read_conll_tfds(split: str, data_dir: str | None) -> list[ConllSentence]:
-    import tensorflow_datasets as tfds
-
-    out = []
-    for i, example in enumerate(tfds.as_numpy(tfds.load("conll2003", split=split, data_dir=data_dir or None))):
-        words = [w.decode("utf-8") for w in example["tokens"]]
-        tags = [CONLL_TAGS[t] for t in example["ner"]]
-        # TFDS keeps no document boundaries: each sentence is its own document (no context).
-        out.append(ConllSentence(words, tags, [[w, t] for w, t in zip(words, tags, strict=True)], i, i + 1))
-    return out
-
+IGNORE = -1  # label of sub-words after a word's first, of [CLS]/[SEP] and of context: not scored
 
 @register("ner")
 class NerTask(FinetuneTask):
@@ -50,7 +36,7 @@ class NerTask(FinetuneTask):
 
     def __init__(self, config, workdir: str):
         super().__init__(config, workdir)
-        if config.data.tag_scheme not in ("bio", "iob1"):
+        if config.data.tag_scheme not in ("bio", "iob1"):  # checked before any file is read
             raise ValueError(f"config.data.tag_scheme={config.data.tag_scheme!r}; expected 'bio' or 'iob1'")
         self.labels = CONLL_TAGS
         self._sentences: dict[str, list[ConllSentence]] = {}
@@ -60,18 +46,7 @@ class NerTask(FinetuneTask):
     # ------------------------------------------------------------------------------------ data
     def sentences(self, split: str) -> list[ConllSentence]:
         if split not in self._sentences:
-            data = self.config.data
-            if data.source == "tfds":
-                out = read_conll_tfds(TFDS_SPLITS[split], data.tfds_data_dir)
-            elif data.source == "files":
-                if not data.dir:
-                    raise ValueError("config.data.dir is empty; give the folder with train.txt and valid.txt")
-                out = read_conll(os.path.join(data.dir, FILES[split]))
-            else:
-                raise ValueError(f"config.data.source={data.source!r}; expected 'files' or 'tfds'")
-            if data.tag_scheme == "iob1":
-                for s in out:
-                    s.tags = iob1_to_bio(s.tags)
+            out = conll_data.read_split(split, self.config.data)
             if split == "train":
                 out = [out[i] for i in self.limit(len(out))]
             self._sentences[split] = out
@@ -146,7 +121,7 @@ class NerTask(FinetuneTask):
         data = self.config.data
         if not data.predict_test:
             return ()
-        return ("test",) if data.source == "tfds" or os.path.exists(os.path.join(data.dir, FILES["test"])) else ()
+        return ("test",) if conll_data.has_split("test", data) else ()
 
     # ------------------------------------------------------------------------------- model side
     def head(self):
