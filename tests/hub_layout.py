@@ -59,3 +59,24 @@ def write_conll(conll_folder: str, out_dir: str) -> str:
                    "ner_tags": [[hub_ner.index(t) for t in s.tags] for s in sentences]}
         _write(datasets.Dataset.from_dict(columns, features=features), out_dir, "conll2003", split)
     return out_dir
+
+
+def write_squad(json_path: str, out_dir: str) -> str:
+    """rajpurkar/squad (config plain_text) from a SQuAD v1.1 JSON file: one row per question with the answers
+    struct; the file's questions make both the train and the validation split."""
+    import datasets
+
+    from bert_jax.data.readers import read_squad_json
+
+    examples = read_squad_json(json_path)
+    features = datasets.Features({
+        "id": datasets.Value("string"), "title": datasets.Value("string"), "context": datasets.Value("string"),
+        "question": datasets.Value("string"),
+        "answers": datasets.Sequence({"text": datasets.Value("string"), "answer_start": datasets.Value("int32")})})
+    columns = {"id": [e.qid for e in examples], "title": [e.title for e in examples],
+               "context": [e.context for e in examples], "question": [e.question for e in examples],
+               "answers": [{"text": [t for t, _ in e.answers], "answer_start": [s for _, s in e.answers]}
+                           for e in examples]}
+    for split in ("train", "validation"):
+        _write(datasets.Dataset.from_dict(columns, features=features), out_dir, "plain_text", split)
+    return out_dir

@@ -6,11 +6,12 @@ import os
 
 import numpy as np
 import pytest
-from hub_layout import write_conll, write_glue
+from hub_layout import write_conll, write_glue, write_squad
 from test_finetune import cli
+from test_squad import squad_config
 
 from bert_jax.config_base import finetuning_config
-from bert_jax.data import conll_data, glue_data, hf_datasets
+from bert_jax.data import conll_data, glue_data, hf_datasets, squad_data
 
 pytest.importorskip("datasets")
 
@@ -23,6 +24,24 @@ def rte_hub(shared_data, tmp_path_factory):
 @pytest.fixture(scope="module")
 def conll_hub(shared_data, tmp_path_factory):
     return write_conll(os.path.join(shared_data, "conll2003"), str(tmp_path_factory.mktemp("conll_hub")))
+
+
+SQUAD_FILE = ("squad", "v1.1", "dev-v1.1.even-articles.json")
+
+
+@pytest.fixture(scope="module")
+def squad_hub(shared_data, tmp_path_factory):
+    return write_squad(os.path.join(shared_data, *SQUAD_FILE), str(tmp_path_factory.mktemp("squad_hub")))
+
+
+def _squad_config():
+    return squad_config("version=1,runlocal")
+
+
+def _squad_data(**values):
+    data = _squad_config().data
+    data.update(values)
+    return data
 
 
 def _data(**values):
@@ -113,3 +132,38 @@ def test_ner_trains_from_the_hub_layout_through_the_cli(conll_hub, minilm_dir, t
     cli("ner.py:runlocal", workdir, "--config.data.source=hf", f"--config.data.dataset={conll_hub}",
         f"--config.init_from={minilm_dir}")
     assert 0 <= json.loads((workdir / "eval_results.json").read_text())["f1"] <= 1
+
+
+def test_squad_examples_from_the_hub_layout_equal_the_json_file(shared_data, squad_hub):
+    folder, name = os.path.join(shared_data, *SQUAD_FILE[:-1]), SQUAD_FILE[-1]
+    files = squad_data.read_split("dev", "v1.1", _squad_data(dir=folder, dev_file=name), slice(2, 5))
+    hub = squad_data.read_split("dev", "v1.1", _squad_data(source="hf", dataset=squad_hub), slice(2, 5))
+    assert len(hub) > 0
+    assert [(e.qid, e.question, e.context, e.answers, e.title, e.is_impossible) for e in hub] == \
+        [(e.qid, e.question, e.context, e.answers, e.title, e.is_impossible) for e in files]
+    # Questions of one paragraph share its context object, as the JSON reader's do.
+    assert len({id(e.context) for e in hub}) == len({e.context for e in hub})
+
+
+def test_squad_features_through_the_task_are_identical(shared_data, squad_hub, minilm_dir):
+    from bert_jax.tasks.squad import SquadTask
+
+    def features(**data):
+        config = _squad_config()
+        config.init_from = minilm_dir
+        config.data.update(train_articles="0:2", **data)
+        return SquadTask(config, "unused").featurize("train")
+
+    folder, name = os.path.join(shared_data, *SQUAD_FILE[:-1]), SQUAD_FILE[-1]
+    files, hub = features(dir=folder, train_file=name), features(source="hf", dataset=squad_hub)
+    for key in files.arrays:
+        np.testing.assert_array_equal(files.arrays[key], hub.arrays[key], err_msg=key)
+
+
+@pytest.mark.slow
+def test_squad_trains_from_the_hub_layout_through_the_cli(squad_hub, minilm_dir, tmp_path):
+    workdir = tmp_path / "run"
+    cli("squad.py:version=1,runlocal", workdir, "--config.data.source=hf", f"--config.data.dataset={squad_hub}",
+        f"--config.init_from={minilm_dir}", "--config.data.train_articles=0:2", "--config.data.dev_articles=2:3")
+    results = json.loads((workdir / "eval_results.json").read_text())
+    assert 0 <= results["exact"] <= 100 and 0 <= results["f1"] <= 100

@@ -1,10 +1,11 @@
 """SQuAD v1.1 and v2.0: extractive QA with start/end logits over question + context windows.
 
 Featurisation (windows, doc stride, offsets) is in data/squad_windows.py, answer selection (n-best,
-null odds) in tasks/squad_answers.py, EM/F1 and the null-threshold search in metrics.py. Sources: the
-SQuAD JSON files in ``data.dir`` (``data.train_file`` / ``data.dev_file``) or TFDS ``squad/v1.1`` /
-``squad/v2.0``; ``data.train_articles`` / ``data.dev_articles`` ("start:stop") take a slice of the
-articles, to train on some articles of a file and evaluate on others.
+null odds) in tasks/squad_answers.py, EM/F1 and the null-threshold search in metrics.py. Sources
+(data/squad_data.py): the SQuAD JSON files in ``data.dir`` (``data.train_file`` / ``data.dev_file``), TFDS
+``squad/v1.1`` / ``squad/v2.0`` or Hugging Face datasets (rajpurkar/squad, rajpurkar/squad_v2);
+``data.train_articles`` / ``data.dev_articles`` ("start:stop") take a slice of the articles, to train on
+some articles of a file and evaluate on others.
 
 Results (official names): exact, f1 (and the v2.0 HasAns_/NoAns_ breakdown) at
 ``data.null_score_diff_threshold``; for v2.0 also best_exact, best_exact_thresh, best_f1 and
@@ -24,9 +25,9 @@ import os
 import jax.numpy as jnp
 
 from bert_jax import metrics
-from bert_jax.data import squad_windows
+from bert_jax.data import squad_data, squad_windows
 from bert_jax.data.loaders import Features
-from bert_jax.data.readers import DataError, SquadExample, parse_articles, read_squad_json
+from bert_jax.data.readers import DataError, SquadExample, parse_articles
 from bert_jax.io_utils import write_json
 from bert_jax.models.heads import SpanHead
 from bert_jax.tasks.base import register
@@ -37,28 +38,6 @@ from bert_jax.tasks.squad_answers import Answers, best_answers
 log = logging.getLogger(__name__)
 
 VERSIONS = ("v1.1", "v2.0")
-TFDS_SPLITS = {"train": "train", "dev": "validation"}
-
-
-def read_squad_tfds(version: str, split: str, data_dir: str | None, articles: slice) -> list[SquadExample]:
-    """TFDS ``squad/<version>``: one record per question; articles are the titles in order of appearance."""
-    import tensorflow_datasets as tfds
-
-    by_title: dict[str, list[SquadExample]] = {}
-    for record in tfds.as_numpy(tfds.load(f"squad/{version}", split=split, data_dir=data_dir or None)):
-        answers = record["answers"]
-        texts = [t.decode("utf-8") for t in answers["text"]]
-        starts = [int(s) for s in answers["answer_start"]]
-        # v2.0 records say is_impossible; without the field, a v2.0 question with no answers is unanswerable.
-        impossible = bool(record["is_impossible"]) if "is_impossible" in record else version == "v2.0" and not texts
-        example = SquadExample(record["id"].decode("utf-8"), record["question"].decode("utf-8"),
-                               record["context"].decode("utf-8"), list(zip(texts, starts, strict=True)),
-                               impossible, record["title"].decode("utf-8"))
-        by_title.setdefault(example.title, []).append(example)
-    titles = list(by_title)[articles]
-    return [e for t in titles for e in by_title[t]]
-
-
 @register("squad")
 class SquadTask(FinetuneTask):
     selection_metric = "f1"
@@ -78,26 +57,12 @@ class SquadTask(FinetuneTask):
         self._answers: dict[str, tuple[dict, Answers]] = {}
 
     # ------------------------------------------------------------------------------------ data
-    def _path(self, split: str) -> str:
-        data = self.config.data
-        name = data.train_file if split == "train" else data.dev_file
-        if not data.dir and not os.path.isabs(name):
-            raise ValueError(f"config.data.dir is empty; give the folder with {name} (or an absolute file path)")
-        return os.path.join(data.dir, name)
-
     def examples(self, split: str) -> list[SquadExample]:
         if split not in self._examples:
-            data = self.config.data
-            if data.source == "tfds":
-                out = read_squad_tfds(self.config.task.subtask, TFDS_SPLITS[split], data.tfds_data_dir,
-                                      self._articles[split])
-            elif data.source == "files":
-                out = read_squad_json(self._path(split), self._articles[split])
-            else:
-                raise ValueError(f"config.data.source={data.source!r}; expected 'files' or 'tfds'")
+            out = squad_data.read_split(split, self.config.task.subtask, self.config.data, self._articles[split])
             if not self.version_2 and any(e.is_impossible for e in out):
-                source = self._path(split) if data.source == "files" else f"TFDS squad/{self.config.task.subtask}"
-                raise DataError(f"{source}: has unanswerable questions (is_impossible); use configs/squad.py:version=2")
+                raise DataError(f"{squad_data.describe(split, self.config.task.subtask, self.config.data)}: has "
+                                "unanswerable questions (is_impossible); use configs/squad.py:version=2")
             if split == "train":
                 out = [out[i] for i in self.limit(len(out))]
             self._examples[split] = out
