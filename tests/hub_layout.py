@@ -80,3 +80,27 @@ def write_squad(json_path: str, out_dir: str) -> str:
     for split in ("train", "validation"):
         _write(datasets.Dataset.from_dict(columns, features=features), out_dir, "plain_text", split)
     return out_dir
+
+
+def write_swag(folder: str, out_dir: str) -> str:
+    """allenai/swag (config regular) from SWAG's released CSV files (train.csv, val.csv, test.csv): the CSV's
+    columns as the hub names them, test labels -1."""
+    import csv
+
+    import datasets
+
+    names = {"train": "train.csv", "validation": "val.csv", "test": "test.csv"}
+    columns = ("video-id", "fold-ind", "startphrase", "sent1", "sent2", "gold-source", "ending0", "ending1",
+               "ending2", "ending3")
+    features = datasets.Features({**{c: datasets.Value("string") for c in columns},
+                                  "label": datasets.ClassLabel(names=["0", "1", "2", "3"])})
+    for split, name in names.items():
+        path = os.path.join(folder, name)
+        if not os.path.exists(path):
+            continue
+        with open(path, encoding="utf-8", newline="") as f:
+            rows = list(csv.DictReader(f))
+        data = {c: [r[c] for r in rows] for c in columns}
+        data["label"] = [int(r["label"]) if r.get("label") else -1 for r in rows]
+        _write(datasets.Dataset.from_dict(data, features=features), out_dir, "regular", split)
+    return out_dir

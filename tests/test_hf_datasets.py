@@ -6,12 +6,13 @@ import os
 
 import numpy as np
 import pytest
-from hub_layout import write_conll, write_glue, write_squad
+from hub_layout import write_conll, write_glue, write_squad, write_swag
 from test_finetune import cli
+from test_finetune import write_swag as write_swag_csv
 from test_squad import squad_config
 
 from bert_jax.config_base import finetuning_config
-from bert_jax.data import conll_data, glue_data, hf_datasets, squad_data
+from bert_jax.data import conll_data, glue_data, hf_datasets, squad_data, swag_data
 
 pytest.importorskip("datasets")
 
@@ -167,3 +168,29 @@ def test_squad_trains_from_the_hub_layout_through_the_cli(squad_hub, minilm_dir,
         f"--config.init_from={minilm_dir}", "--config.data.train_articles=0:2", "--config.data.dev_articles=2:3")
     results = json.loads((workdir / "eval_results.json").read_text())
     assert 0 <= results["exact"] <= 100 and 0 <= results["f1"] <= 100
+
+
+@pytest.fixture(scope="module")
+def swag_files_and_hub(tmp_path_factory):
+    """A hand-made SWAG folder in the released CSV layout (train, val, unlabelled test) and its hub copy."""
+    folder = tmp_path_factory.mktemp("swag")
+    write_swag_csv(folder / "train.csv", 32)
+    write_swag_csv(folder / "val.csv", 12, seed=1)
+    write_swag_csv(folder / "test.csv", 5, labelled=False, seed=2)
+    return str(folder), write_swag(str(folder), str(tmp_path_factory.mktemp("swag_hub")))
+
+
+@pytest.mark.parametrize("split", ["train", "dev", "test"])
+def test_swag_examples_from_the_hub_layout_equal_the_csv_files(swag_files_and_hub, split):
+    folder, hub = swag_files_and_hub
+    files = swag_data.read_split(split, _data(dir=folder))
+    assert swag_data.read_split(split, _data(source="hf", dataset=hub)) == files and len(files) > 0
+
+
+@pytest.mark.slow
+def test_swag_trains_from_the_hub_layout_through_the_cli(swag_files_and_hub, minilm_dir, tmp_path):
+    workdir = tmp_path / "run"
+    cli("swag.py:runlocal", workdir, "--config.data.source=hf", f"--config.data.dataset={swag_files_and_hub[1]}",
+        f"--config.init_from={minilm_dir}")
+    assert 0 <= json.loads((workdir / "eval_results.json").read_text())["accuracy"] <= 1
+    assert (workdir / "predictions" / "test.csv").exists()  # the hub copy's unlabelled test split

@@ -2,8 +2,8 @@
 
 Each choice is one row ``[CLS] sent1 [SEP] sent2 + ' ' + ending [SEP]`` (as HF's run_swag; the paper's
 "given sentence" + "possible continuation"); batches are [batch, 4, seq], the model flattens them to
-[batch·4, seq] and the head scores them back to [batch, 4]. Source: SWAG's released CSV files
-(train.csv, val.csv, test.csv). TFDS has no SWAG builder, so there is no TFDS source.
+[batch·4, seq] and the head scores them back to [batch, 4]. Sources (data/swag_data.py): SWAG's released
+CSV files (train.csv, val.csv, test.csv) or Hugging Face datasets (allenai/swag); TFDS has no SWAG builder.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from bert_jax import metrics
+from bert_jax.data import swag_data
 from bert_jax.data.loaders import Features
-from bert_jax.data.readers import SwagExample, read_swag_csv
+from bert_jax.data.readers import SwagExample
 from bert_jax.io_utils import write_text
 from bert_jax.models.heads import MultipleChoiceHead
 from bert_jax.tasks.base import register
@@ -26,28 +27,21 @@ from bert_jax.tasks.losses import cross_entropy_with_integer_labels
 log = logging.getLogger(__name__)
 
 NUM_CHOICES = 4
-FILES = {"train": "train.csv", "dev": "val.csv", "test": "test.csv"}
 
 
 @register("swag")
 class SwagTask(FinetuneTask):
     def __init__(self, config, workdir: str):
         super().__init__(config, workdir)
-        if config.data.source != "files":
-            raise ValueError(f"config.data.source={config.data.source!r}: SWAG reads its released CSV files "
-                             "('files'); TFDS has no SWAG builder")
-        if not config.data.dir:
-            raise ValueError("config.data.dir is empty; give the folder with SWAG's train.csv and val.csv")
+        swag_data.check_source(config.data)
         self._examples: dict[str, list[SwagExample]] = {}
-
-    def _path(self, split: str) -> str:
-        return os.path.join(self.config.data.dir, FILES[split])
 
     def examples(self, split: str) -> list[SwagExample]:
         if split not in self._examples:
-            out = read_swag_csv(self._path(split))
+            out = swag_data.read_split(split, self.config.data)
             if split != "test" and any(e.label is None for e in out):
-                raise ValueError(f"{self._path(split)}: no 'label' column; the {split} split needs labels")
+                raise ValueError(f"{swag_data.describe(split, self.config.data)}: no labels; the {split} split "
+                                 "needs labels")
             if split == "train":
                 out = [out[i] for i in self.limit(len(out))]
             self._examples[split] = out
@@ -66,7 +60,7 @@ class SwagTask(FinetuneTask):
         return Features(arrays, arrays["attention_mask"].sum(-1).max(-1))
 
     def test_splits(self):
-        return ("test",) if self.config.data.predict_test and os.path.exists(self._path("test")) else ()
+        return ("test",) if self.config.data.predict_test and swag_data.has_split("test", self.config.data) else ()
 
     def head(self):
         return MultipleChoiceHead(self.model_config, NUM_CHOICES)
