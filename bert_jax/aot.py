@@ -29,6 +29,12 @@ import sys
 from absl import app, flags
 from ml_collections import config_flags
 
+# The compile needs libtpu's description of the topology, not this machine's accelerators: never take a local
+# TPU (a training run may hold it), and let several compiling processes load libtpu at once (its lockfile
+# admits one process per machine otherwise).
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+os.environ.setdefault("ALLOW_MULTIPLE_LIBTPU_LOAD", "1")
+
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file (ml_collections), with ':args'.",
                                           lock_config=True)
 _TOPOLOGY = flags.DEFINE_string("topology", None, "TPU topology as <chip>:<shape>, e.g. v5e:2x2, v4:2x2x2, v5p:2x2x4")
@@ -125,6 +131,12 @@ def pretraining_vocab_size(config, override: int = 0) -> int:
     return int(config.data.vocab_size)
 
 
+def check_supported(config) -> None:
+    if config.task.name != "pretrain":
+        raise UserError(f"config.task.name={config.task.name!r}: aot compiles pretraining configs; a fine-tuning "
+                        "task's batch shapes come from its data, which this command does not read")
+
+
 def compile_train_step(config, devices: list, hbm: float | None = None, vocab_size: int = 0, mfu: float = 0.45,
                        topology: str = ""):
     """Lowers and compiles train.py's train step for ``devices`` → (Report, compiled executable)."""
@@ -136,12 +148,11 @@ def compile_train_step(config, devices: list, hbm: float | None = None, vocab_si
     from bert_jax import step as steps
     from bert_jax.config_base import PRNG_IMPL_DEFAULT
     from bert_jax.models.heads import BertWithHead, PretrainingHeads
+    from bert_jax.run_plan import check_batch_sizes, schedule_steps
     from bert_jax.tasks import pretrain
-    from bert_jax.train import check_batch_sizes, jit_train_step, optimizer_for, schedule_steps, strip_boxes
+    from bert_jax.train import jit_train_step, optimizer_for, strip_boxes
 
-    if config.task.name != "pretrain":
-        raise UserError(f"config.task.name={config.task.name!r}: aot compiles pretraining configs; a fine-tuning "
-                        "task's batch shapes come from its data, which this command does not read")
+    check_supported(config)
     mesh = sharding.make_mesh(dict(config.mesh), dict(config.dcn_mesh) if config.get("dcn_mesh") else None, devices)
     check_batch_sizes(config, dict(mesh.shape))
     rules = sharding.get_rules(config.sharding)
@@ -210,6 +221,7 @@ def main(argv) -> None:
     del argv
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     try:
+        check_supported(_CONFIG.value)
         devices = topology_devices(_TOPOLOGY.value)
         report, _ = compile_train_step(_CONFIG.value, devices, _HBM_GIB.value * 2**30 if _HBM_GIB.value else None,
                                        _VOCAB_SIZE.value, _MFU.value, _TOPOLOGY.value)

@@ -12,14 +12,19 @@ Tokenizer file names are data/tokenizer.py's (``tokenizer_file``); tensor names 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 
 import flax.linen as nn
 import jax
+import jax.numpy as jnp
+import numpy as np
 
 from bert_jax.data.tokenizer import Tokenizer, load_tokenizer, tokenizer_file
 from bert_jax.io_utils import write_json
 from bert_jax.models.config import BertConfig
+
+log = logging.getLogger(__name__)
 
 HF_CONFIG = "config.json"
 GOOGLE_CONFIG = "bert_config.json"
@@ -114,3 +119,53 @@ def write_model_dir(workdir: str, model_config: BertConfig, tokenizer: Tokenizer
     if tokenizer is not None:
         tokenizer.save(model_dir)
     write_json(os.path.join(model_dir, HF_CONFIG), model_config.to_hf_dict())
+
+
+def _key_paths(tree) -> set[str]:
+    return {"/".join(str(getattr(k, "key", k)) for k in p) for p, _ in jax.tree_util.tree_leaves_with_path(tree)}
+
+
+def _layers_like(theirs: dict, ours: dict) -> dict:
+    """Encoder params in our layer layout: stacked under encoder/layer (nn.scan) or encoder/layer_i
+    (unrolled), whichever layout init_from was saved in."""
+    from bert_jax.convert import stack_layers, unstack_layers
+
+    stacked_ours = "layer" in ours.get("encoder", {})
+    stacked_theirs = "layer" in theirs.get("encoder", {})
+    if stacked_ours and not stacked_theirs:
+        return stack_layers(theirs, len(theirs.get("encoder", {})))
+    if stacked_theirs and not stacked_ours:
+        return unstack_layers(theirs)
+    return theirs
+
+
+def load_into(path: str, params: dict, with_head: bool) -> dict:
+    """``params`` ({'bert', 'head'}, sharded) with the encoder (and the head, with ``with_head``) of the
+    pretrained directory ``path`` put in, on the same shardings; whatever is not loaded keeps its fresh
+    initialisation. Another layer layout (nn.scan stacked or unrolled) is converted; another architecture
+    is an error naming the params only on one side."""
+    source = resolve(path).load_params(with_head)
+    parts = ["bert", "head"] if with_head else ["bert"]
+    out = dict(params)
+    for part in parts:
+        if part not in source:
+            raise ValueError(f"config.init_from={path} has no '{part}' params (config.init_head={with_head})")
+        ours = params[part]
+        theirs = _layers_like(source[part], ours) if part == "bert" else source[part]
+        only_theirs, only_ours = _key_paths(theirs) - _key_paths(ours), _key_paths(ours) - _key_paths(theirs)
+        if only_theirs or only_ours:
+            raise ValueError(f"config.init_from={path}: {part} params do not match the model's (another layer "
+                             f"count or architecture): only in init_from {sorted(only_theirs)[:5]}, only in the "
+                             f"model {sorted(only_ours)[:5]}")
+        mismatched = [
+            f"{'/'.join(str(getattr(k, 'key', k)) for k in p)}: {tuple(np.shape(a))} vs {tuple(b.shape)}"
+            for (p, a), b in zip(jax.tree_util.tree_leaves_with_path(theirs), jax.tree_util.tree_leaves(ours),
+                                 strict=True) if tuple(np.shape(a)) != tuple(b.shape)
+        ]
+        if mismatched:
+            raise ValueError(f"config.init_from={path}: {part} shapes differ from the model's: {mismatched[:5]}")
+        out[part] = jax.tree_util.tree_map(lambda a, b: jax.device_put(jnp.asarray(a, b.dtype), b.sharding),
+                                           theirs, ours)
+    log.info("init_from %s: loaded %s; %s", path, " and ".join(parts),
+             "nothing initialised fresh" if with_head else "head initialised fresh")
+    return out

@@ -9,71 +9,28 @@ import dataclasses
 import functools
 import json
 import logging
-import math
 import os
 import time
 from typing import Any
 
 import flax.linen as nn
 import jax
-import jax.numpy as jnp
 import numpy as np
-from jax.experimental import multihost_utils
 from jax.sharding import NamedSharding, PartitionSpec
 
-from bert_jax import distributed, flops, pretrained, sharding, tasks
+from bert_jax import distributed, flops, pretrained, run_plan, sharding, tasks
 from bert_jax import step as steps
 from bert_jax import workdir as workdir_lib
 from bert_jax.checkpoint import BestCheckpoint, Checkpointer, PreemptionFlag, describe_error
-from bert_jax.config_base import PRNG_IMPL_DEFAULT, PRNG_IMPLS
+from bert_jax.config_base import PRNG_IMPL_DEFAULT
+from bert_jax.data.global_batches import to_global
+from bert_jax.evaluation import evaluate, predict
 from bert_jax.io_utils import write_json
 from bert_jax.logging_utils import MetricsLogger, plot_curves
 from bert_jax.models.heads import BertWithHead
 from bert_jax.optim import create_optimizer, warmup_then_decay
 
 log = logging.getLogger(__name__)
-
-
-def check_config(config) -> None:
-    """Errors that need no compute: batch divisibility, schedule sanity, known policies."""
-    if config.total_steps <= 0 and not config.get("num_train_epochs"):
-        raise ValueError(f"config.total_steps must be positive (or config.num_train_epochs set), got "
-                         f"{config.total_steps}")
-    if config.get("nonfinite", "skip") not in ("skip", "stop"):
-        raise ValueError(f"config.nonfinite={config.nonfinite!r}; expected 'skip' or 'stop'")
-    prng_impl = config.get("prng_impl", PRNG_IMPL_DEFAULT)
-    if prng_impl not in PRNG_IMPLS:
-        raise ValueError(f"config.prng_impl={prng_impl!r}; expected one of {PRNG_IMPLS}")
-    for name in ("batch_size", "eval_batch_size"):  # both are global: each process feeds its equal share
-        if config[name] % jax.process_count():
-            raise ValueError(f"config.{name}={config[name]} is not divisible by {jax.process_count()} processes")
-
-
-def check_batch_sizes(config, mesh_shape: dict[str, int]) -> None:
-    """Global batches split evenly over the data-parallel devices (data × fsdp)."""
-    data_parallel = mesh_shape["data"] * mesh_shape["fsdp"]
-    for name in ("batch_size", "eval_batch_size"):
-        if config[name] % data_parallel:
-            raise ValueError(f"config.{name}={config[name]} is not divisible by the data-parallel size "
-                             f"{data_parallel} (mesh {mesh_shape})")
-    data = config.get("data", {})
-    if data.get("pack_per_row", 1) > 1 and "packed_row_multiple" in data:  # packed fine-tuning: rows split
-        for name, size in (("data-parallel size", data_parallel), ("process count", jax.process_count())):
-            if data.packed_row_multiple % size:
-                raise ValueError(f"config.data.packed_row_multiple={data.packed_row_multiple} is not divisible "
-                                 f"by the {name} {size}")
-
-
-def schedule_steps(config, task) -> tuple[int, int, int]:
-    """(total steps, warmup steps, steps per epoch): from ``num_train_epochs`` over the task's training
-    examples when set (fine-tuning), else ``total_steps``; warmup as ``optim.warmup_fraction`` of the
-    total when set, else ``optim.warmup_steps``. Steps per epoch is 0 for endless streams."""
-    epochs = config.get("num_train_epochs") or 0
-    per_epoch = math.ceil(task.num_train_examples / config.batch_size) if epochs else 0
-    total = math.ceil(epochs * task.num_train_examples / config.batch_size) if epochs else config.total_steps
-    fraction = config.optim.get("warmup_fraction") or 0
-    warmup = round(fraction * total) if fraction else config.optim.warmup_steps
-    return total, warmup, per_epoch
 
 
 def optimizer_for(config, total_steps: int, warmup_steps: int):
@@ -106,54 +63,6 @@ def _record_config(config, workdir: str, task, write_config: bool) -> None:
     pretrained.write_model_dir(workdir, task.model_config, getattr(task, "tokenizer", None))
 
 
-def _to_global(batch: dict, data_sharding: NamedSharding) -> dict:
-    return {k: jax.make_array_from_process_local_data(data_sharding, np.asarray(v)) for k, v in batch.items()}
-
-
-def _concat(parts: list[np.ndarray]) -> np.ndarray:
-    """Batches of per-token predictions may differ in length (batch widths vary): pad to the widest."""
-    width = max(p.shape[1] for p in parts) if parts[0].ndim > 1 else None
-    if width is not None and any(p.shape[1] != width for p in parts):
-        fill = -1 if np.issubdtype(parts[0].dtype, np.integer) else np.nan
-        parts = [np.pad(p, [(0, 0), (0, width - p.shape[1])] + [(0, 0)] * (p.ndim - 2), constant_values=fill)
-                 for p in parts]
-    return np.concatenate(parts)
-
-
-def _gather(tree) -> dict:
-    """Global arrays → numpy on every host. With several processes each holds only its rows, so they are
-    all-gathered (in process order, which is the global row order of ``_to_global``)."""
-    if jax.process_count() == 1:
-        return jax.device_get(tree)
-    return multihost_utils.process_allgather(tree, tiled=True)
-
-
-def predict(dataset, params, eval_fn, data_sharding, max_batches: int = 0) -> dict[str, np.ndarray]:
-    """Runs eval_fn over a split (or its first max_batches batches); predictions gathered on the host."""
-    n = len(dataset) if max_batches <= 0 else min(len(dataset), max_batches)
-    if n == 0:
-        raise ValueError("the eval split has fewer examples than one eval batch (config.eval_batch_size)")
-    gathered: dict[str, list] = {}
-    for i in range(n):
-        predictions = _gather(eval_fn(params, _to_global(dataset[i], data_sharding)))
-        for k, v in predictions.items():
-            gathered.setdefault(k, []).append(np.asarray(v))
-    return {k: _concat(v) for k, v in gathered.items()}
-
-
-def evaluate(task, eval_sets: dict, params, eval_fn, data_sharding, max_batches: int,
-             write_predictions: bool = False) -> dict:
-    """task.evaluate over every eval split, merged (MNLI: matched and mismatched); with
-    ``write_predictions`` the task also writes its prediction files."""
-    results = {}
-    for split, dataset in eval_sets.items():
-        predictions = predict(dataset, params, eval_fn, data_sharding, max_batches)
-        results.update(task.evaluate(predictions, split))
-        if write_predictions and jax.process_index() == 0:
-            task.write_predictions(predictions, split)
-    return task.combine(results)
-
-
 def _config_dict(config) -> dict:
     return json.loads(config.to_json_best_effort())
 
@@ -163,7 +72,7 @@ def run(config, workdir: str) -> dict:
     run, and a workdir that holds another config is refused (unless ``allow_config_change``)."""
     os.makedirs(workdir, exist_ok=True)
     with workdir_lib.WorkdirLock(workdir) if jax.process_index() == 0 else contextlib.nullcontext():
-        write_config = workdir_lib.check_config(os.path.join(workdir, "config.json"), _config_dict(config),
+        write_config = workdir_lib.check_stored_config(os.path.join(workdir, "config.json"), _config_dict(config),
                                                 config.get("allow_config_change", False))
         results = _run(config, workdir, write_config)
     # The processes leave together. At exit JAX's shutdown barrier gives the last process only 300 s, and
@@ -174,7 +83,7 @@ def run(config, workdir: str) -> dict:
 
 
 def _run(config, workdir: str, write_config: bool) -> dict:
-    check_config(config)
+    run_plan.check_run_settings(config)
 
     # --- mesh: fails fast when the shape does not fit the devices
     devices = jax.devices()[: config.num_devices] if config.num_devices else None
@@ -182,18 +91,15 @@ def _run(config, workdir: str, write_config: bool) -> dict:
     distributed.connect_collectives(mesh)
     rules = sharding.get_rules(config.sharding)
     data_sharding = sharding.batch_sharding(mesh)
-    check_batch_sizes(config, dict(mesh.shape))
+    run_plan.check_batch_sizes(config, dict(mesh.shape))
 
     # --- task and data
     task = tasks.get(config.task.name)(config, workdir)
     train_data = task.dataset("train")
     eval_sets = {split: task.dataset(split) for split in task.eval_splits}
     test_sets = {split: task.dataset(split) for split in task.test_splits()}  # read now: bad files fail early
-    total_steps, warmup_steps, steps_per_epoch = schedule_steps(config, task)
-    plan = Plan(total_steps, config.eval_every if config.eval_every > 0 else steps_per_epoch,
-                config.ckpt_every if config.ckpt_every > 0 else steps_per_epoch)
-    if plan.eval_every <= 0 or plan.ckpt_every <= 0:
-        raise ValueError("config.eval_every / ckpt_every ≤ 0 (once per epoch) needs config.num_train_epochs")
+    total_steps, warmup_steps, steps_per_epoch = run_plan.schedule_steps(config, task)
+    plan = run_plan.cadence(config, total_steps, steps_per_epoch)
     log.info("%s: %d steps (%d warmup)%s", task.name, total_steps, warmup_steps,
              f", {steps_per_epoch} per epoch" if steps_per_epoch else "")
     _record_config(config, workdir, task, write_config)
@@ -224,7 +130,7 @@ def _run(config, workdir: str, write_config: bool) -> dict:
         else:
             state = init(rng)
             if config.init_from:
-                state = state.replace(params=_load_init(config.init_from, state.params, config.init_head))
+                state = state.replace(params=pretrained.load_into(config.init_from, state.params, config.init_head))
 
         # --- jitted steps
         train_fn = jit_train_step(model, task, tx, state_shardings, data_sharding)
@@ -246,61 +152,6 @@ def strip_boxes(tree):
     return jax.tree_util.tree_map(lambda x: x.value if is_box(x) else x, tree, is_leaf=is_box)
 
 
-def _key_paths(tree) -> set[str]:
-    return {"/".join(str(getattr(k, "key", k)) for k in p) for p, _ in jax.tree_util.tree_leaves_with_path(tree)}
-
-
-def _layers_like(theirs: dict, ours: dict) -> dict:
-    """Encoder params in our layer layout: stacked under encoder/layer (nn.scan) or encoder/layer_i
-    (unrolled), whichever layout init_from was saved in."""
-    from bert_jax.convert import stack_layers, unstack_layers
-
-    stacked_ours = "layer" in ours.get("encoder", {})
-    stacked_theirs = "layer" in theirs.get("encoder", {})
-    if stacked_ours and not stacked_theirs:
-        return stack_layers(theirs, len(theirs.get("encoder", {})))
-    if stacked_theirs and not stacked_ours:
-        return unstack_layers(theirs)
-    return theirs
-
-
-def _load_init(path: str, params: dict, with_head: bool) -> dict:
-    """Encoder weights (and the head, with ``with_head``) from an HF dir, a TF checkpoint or a bert_jax
-    workdir; whatever is not loaded keeps its fresh initialisation."""
-    source = pretrained.resolve(path).load_params(with_head)
-    parts = ["bert", "head"] if with_head else ["bert"]
-    out = dict(params)
-    for part in parts:
-        if part not in source:
-            raise ValueError(f"config.init_from={path} has no '{part}' params (config.init_head={with_head})")
-        ours = params[part]
-        theirs = _layers_like(source[part], ours) if part == "bert" else source[part]
-        only_theirs, only_ours = _key_paths(theirs) - _key_paths(ours), _key_paths(ours) - _key_paths(theirs)
-        if only_theirs or only_ours:
-            raise ValueError(f"config.init_from={path}: {part} params do not match the model's (another layer "
-                             f"count or architecture): only in init_from {sorted(only_theirs)[:5]}, only in the "
-                             f"model {sorted(only_ours)[:5]}")
-        mismatched = [
-            f"{'/'.join(str(getattr(k, 'key', k)) for k in p)}: {tuple(np.shape(a))} vs {tuple(b.shape)}"
-            for (p, a), b in zip(jax.tree_util.tree_leaves_with_path(theirs), jax.tree_util.tree_leaves(ours),
-                                 strict=True) if tuple(np.shape(a)) != tuple(b.shape)
-        ]
-        if mismatched:
-            raise ValueError(f"config.init_from={path}: {part} shapes differ from the model's: {mismatched[:5]}")
-        out[part] = jax.tree_util.tree_map(lambda a, b: jax.device_put(jnp.asarray(a, b.dtype), b.sharding),
-                                           theirs, ours)
-    log.info("init_from %s: loaded %s; %s", path, " and ".join(parts),
-             "nothing initialised fresh" if with_head else "head initialised fresh")
-    return out
-
-
-@dataclasses.dataclass
-class Plan:
-    total_steps: int
-    eval_every: int
-    ckpt_every: int
-
-
 @dataclasses.dataclass
 class Loop:
     """Train → log → evaluate (keep the best) → checkpoint, until total_steps or SIGTERM; then the
@@ -309,7 +160,7 @@ class Loop:
     config: Any
     workdir: str
     task: Any
-    plan: Plan
+    plan: run_plan.Cadence
     train_fn: Any
     eval_fn: Any
     train_data: Any
@@ -338,7 +189,7 @@ class Loop:
                 host_batch = self.train_data[step]
                 real_tokens += int(np.sum(host_batch["attention_mask"])) * jax.process_count()
                 step_flops += self.task.flops_per_batch(host_batch) * jax.process_count()
-                state, metrics = self.train_fn(state, _to_global(host_batch, self.data_sharding))
+                state, metrics = self.train_fn(state, to_global(host_batch, self.data_sharding))
                 pending.append(metrics)
                 done = step + 1
                 if done % config.log_every == 0 or done == plan.total_steps:

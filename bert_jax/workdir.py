@@ -80,7 +80,7 @@ def config_changes(stored: dict, current: dict) -> dict[str, tuple[Any, Any]]:
     return changes
 
 
-def check_config(path: str, current: dict, allow_change: bool) -> bool:
+def check_stored_config(path: str, current: dict, allow_change: bool) -> bool:
     """Compares the run's config with the workdir's ``config.json``. Returns True when the stored file
     should be (re)written: absent, or changed with ``allow_change``. Raises WorkdirError otherwise."""
     if not os.path.exists(path):

@@ -11,8 +11,8 @@ from bert_jax.data.glue_data import SUBTASKS, read_glue_tsv
 from bert_jax.data.readers import DataError, read_conll, read_squad_json, read_swag_csv
 from bert_jax.data.tokenizer import SentencePieceTokenizer, WordPieceTokenizer
 from bert_jax.models.config import BertConfig
+from bert_jax.run_plan import check_batch_sizes, check_run_settings
 from bert_jax.sharding import get_rules, resolve_mesh_shape
-from bert_jax.train import check_batch_sizes, check_config
 
 CONFIGS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs")
 
@@ -144,14 +144,14 @@ SETTINGS = [
      r"config\.batch_size=12 is not divisible by the data-parallel size 8"),
     ("eval-batch-not-divisible", lambda: check_batch_sizes(_glue_config(eval_batch_size=20), MESH), ValueError,
      r"config\.eval_batch_size=20 is not divisible"),
-    ("nonfinite-policy", lambda: check_config(_glue_config(nonfinite="ignore")), ValueError,
+    ("nonfinite-policy", lambda: check_run_settings(_glue_config(nonfinite="ignore")), ValueError,
      r"config\.nonfinite='ignore'; expected 'skip' or 'stop'"),
-    ("prng-impl", lambda: check_config(_glue_config(prng_impl="philox")), ValueError,
+    ("prng-impl", lambda: check_run_settings(_glue_config(prng_impl="philox")), ValueError,
      r"config\.prng_impl='philox'; expected one of \('threefry2x32', 'rbg', 'unsafe_rbg'\)"),
     ("attention-implementation-with-dropout",
      lambda: BertConfig.preset("tiny", attention_implementation="cudnn", dtype="bfloat16"), ValueError,
      r"attention_implementation='cudnn' has no attention dropout.*set it to 0\.0"),
-    ("no-steps", lambda: check_config(_glue_config(num_train_epochs=0.0, total_steps=0)), ValueError,
+    ("no-steps", lambda: check_run_settings(_glue_config(num_train_epochs=0.0, total_steps=0)), ValueError,
      r"config\.total_steps must be positive"),
     ("model-preset", lambda: BertConfig.preset("huge"), ValueError, r"unknown BERT preset 'huge'"),
     ("model-key", lambda: BertConfig.from_dict({"hidden_sise": 8}, source="config.json"), ValueError,

@@ -344,9 +344,9 @@ def test_bad_squad_input_fails_before_training_and_leaves_nothing(tmp_path, mini
 
 def test_a_long_document_is_answered_with_an_eval_batch_smaller_than_its_windows(tmp_path, minilm_dir):
     """Windows are the unit of batching: 2 per eval batch here, a dozen for the question; predictions of
-    all batches are joined (train._concat) and the answer in the last window wins."""
+    all batches are joined (evaluation.concat_batches) and the answer in the last window wins."""
+    from bert_jax.evaluation import concat_batches as _concat
     from bert_jax.tasks.squad import SquadTask
-    from bert_jax.train import _concat
 
     config = squad_config("runlocal")
     config.data.update(vocab=os.path.join(minilm_dir, "vocab.txt"), max_seq_length=64, doc_stride=16)

@@ -10,7 +10,7 @@ import time
 import pytest
 from test_finetune import cli, rte_folder
 
-from bert_jax.workdir import WorkdirError, WorkdirLock, check_config, config_changes
+from bert_jax.workdir import WorkdirError, WorkdirLock, check_stored_config, config_changes
 
 
 def test_config_changes_ignore_cadence_and_layout_keys():
@@ -32,14 +32,14 @@ def test_keys_added_since_the_workdir_was_made_are_changes_only_when_switched_on
                                                "model.one_hot_word_embeddings": (True, None)}
 
 
-def test_check_config_refuses_a_changed_config_unless_allowed(tmp_path):
+def test_check_stored_config_refuses_a_changed_config_unless_allowed(tmp_path):
     path = tmp_path / "config.json"
-    assert check_config(str(path), {"seed": 0}, allow_change=False)  # no stored config: write it
+    assert check_stored_config(str(path), {"seed": 0}, allow_change=False)  # no stored config: write it
     path.write_text(json.dumps({"seed": 0, "eval_every": 5}))
-    assert not check_config(str(path), {"seed": 0, "eval_every": 9}, allow_change=False)
+    assert not check_stored_config(str(path), {"seed": 0, "eval_every": 9}, allow_change=False)
     with pytest.raises(WorkdirError, match=r"seed: 0 → 1.*allow_config_change=True"):
-        check_config(str(path), {"seed": 1, "eval_every": 5}, allow_change=False)
-    assert check_config(str(path), {"seed": 1}, allow_change=True)
+        check_stored_config(str(path), {"seed": 1, "eval_every": 5}, allow_change=False)
+    assert check_stored_config(str(path), {"seed": 1}, allow_change=True)
 
 
 def test_a_second_run_on_a_busy_workdir_is_refused(tmp_path, minilm_dir):
