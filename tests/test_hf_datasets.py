@@ -45,6 +45,21 @@ def _squad_data(**values):
     return data
 
 
+def _assert_same_features(make_task, files: dict, hub: dict, split: str = "train") -> None:
+    """make_task(**data settings) → a task; its featurized split from the files and from the hub copy."""
+    from_files, from_hub = make_task(**files).featurize(split), make_task(**hub).featurize(split)
+    assert from_files.arrays.keys() == from_hub.arrays.keys()
+    for name in from_files.arrays:
+        np.testing.assert_array_equal(from_files.arrays[name], from_hub.arrays[name], err_msg=name)
+
+
+def _train_from_hub(config_arg: str, dataset: str, minilm_dir: str, workdir, *extra) -> dict:
+    """The real CLI on a hub-layout copy → eval_results.json."""
+    cli(config_arg, workdir, "--config.data.source=hf", f"--config.data.dataset={dataset}",
+        f"--config.init_from={minilm_dir}", *extra)
+    return json.loads((workdir / "eval_results.json").read_text())
+
+
 def _data(**values):
     data = finetuning_config("glue").data
     data.update(values)
@@ -80,28 +95,22 @@ def test_missing_split_and_unknown_source_are_named(rte_hub):
 def test_glue_features_through_the_task_are_identical(shared_data, rte_hub, minilm_dir):
     from bert_jax.tasks.glue import GlueTask
 
-    def features(**data):
+    def task(**data):
         config = finetuning_config("glue")
         config.task.subtask = "rte"
         config.init_from = minilm_dir
         config.data.update(data)
-        return GlueTask(config, "unused").featurize("train")
+        return GlueTask(config, "unused")
 
-    files = features(dir=os.path.join(shared_data, "glue", "RTE"))
-    hub = features(source="hf", dataset=rte_hub)
-    assert files.arrays.keys() == hub.arrays.keys()
-    for name in files.arrays:
-        np.testing.assert_array_equal(files.arrays[name], hub.arrays[name], err_msg=name)
+    _assert_same_features(task, {"dir": os.path.join(shared_data, "glue", "RTE")},
+                          {"source": "hf", "dataset": rte_hub})
 
 
 @pytest.mark.slow
 def test_glue_trains_from_the_hub_layout_through_the_cli(rte_hub, minilm_dir, tmp_path):
-    workdir = tmp_path / "run"
-    cli("glue.py:rte,runlocal", workdir, "--config.data.source=hf", f"--config.data.dataset={rte_hub}",
-        f"--config.init_from={minilm_dir}")
-    results = json.loads((workdir / "eval_results.json").read_text())
+    results = _train_from_hub("glue.py:rte,runlocal", rte_hub, minilm_dir, tmp_path / "run")
     assert 0 <= results["accuracy"] <= 1
-    assert (workdir / "predictions" / "glue" / "RTE.tsv").exists()  # the test split's submission file
+    assert (tmp_path / "run" / "predictions" / "glue" / "RTE.tsv").exists()  # the test split's submission file
 
 
 @pytest.mark.parametrize("split", ["train", "dev"])
@@ -116,23 +125,19 @@ def test_conll_sentences_from_the_hub_layout_equal_the_column_files(shared_data,
 def test_ner_features_through_the_task_are_identical(shared_data, conll_hub, minilm_dir):
     from bert_jax.tasks.ner import NerTask
 
-    def features(**data):
+    def task(**data):
         config = finetuning_config("ner")
         config.init_from = minilm_dir
         config.data.update(train_limit=300, **data)
-        return NerTask(config, "unused").featurize("train")
+        return NerTask(config, "unused")
 
-    files, hub = features(dir=os.path.join(shared_data, "conll2003")), features(source="hf", dataset=conll_hub)
-    for name in files.arrays:
-        np.testing.assert_array_equal(files.arrays[name], hub.arrays[name], err_msg=name)
+    _assert_same_features(task, {"dir": os.path.join(shared_data, "conll2003")},
+                          {"source": "hf", "dataset": conll_hub})
 
 
 @pytest.mark.slow
 def test_ner_trains_from_the_hub_layout_through_the_cli(conll_hub, minilm_dir, tmp_path):
-    workdir = tmp_path / "run"
-    cli("ner.py:runlocal", workdir, "--config.data.source=hf", f"--config.data.dataset={conll_hub}",
-        f"--config.init_from={minilm_dir}")
-    assert 0 <= json.loads((workdir / "eval_results.json").read_text())["f1"] <= 1
+    assert 0 <= _train_from_hub("ner.py:runlocal", conll_hub, minilm_dir, tmp_path / "run")["f1"] <= 1
 
 
 def test_squad_examples_from_the_hub_layout_equal_the_json_file(shared_data, squad_hub):
@@ -149,24 +154,20 @@ def test_squad_examples_from_the_hub_layout_equal_the_json_file(shared_data, squ
 def test_squad_features_through_the_task_are_identical(shared_data, squad_hub, minilm_dir):
     from bert_jax.tasks.squad import SquadTask
 
-    def features(**data):
+    def task(**data):
         config = _squad_config()
         config.init_from = minilm_dir
         config.data.update(train_articles="0:2", **data)
-        return SquadTask(config, "unused").featurize("train")
+        return SquadTask(config, "unused")
 
     folder, name = os.path.join(shared_data, *SQUAD_FILE[:-1]), SQUAD_FILE[-1]
-    files, hub = features(dir=folder, train_file=name), features(source="hf", dataset=squad_hub)
-    for key in files.arrays:
-        np.testing.assert_array_equal(files.arrays[key], hub.arrays[key], err_msg=key)
+    _assert_same_features(task, {"dir": folder, "train_file": name}, {"source": "hf", "dataset": squad_hub})
 
 
 @pytest.mark.slow
 def test_squad_trains_from_the_hub_layout_through_the_cli(squad_hub, minilm_dir, tmp_path):
-    workdir = tmp_path / "run"
-    cli("squad.py:version=1,runlocal", workdir, "--config.data.source=hf", f"--config.data.dataset={squad_hub}",
-        f"--config.init_from={minilm_dir}", "--config.data.train_articles=0:2", "--config.data.dev_articles=2:3")
-    results = json.loads((workdir / "eval_results.json").read_text())
+    results = _train_from_hub("squad.py:version=1,runlocal", squad_hub, minilm_dir, tmp_path / "run",
+                              "--config.data.train_articles=0:2", "--config.data.dev_articles=2:3")
     assert 0 <= results["exact"] <= 100 and 0 <= results["f1"] <= 100
 
 
@@ -189,8 +190,6 @@ def test_swag_examples_from_the_hub_layout_equal_the_csv_files(swag_files_and_hu
 
 @pytest.mark.slow
 def test_swag_trains_from_the_hub_layout_through_the_cli(swag_files_and_hub, minilm_dir, tmp_path):
-    workdir = tmp_path / "run"
-    cli("swag.py:runlocal", workdir, "--config.data.source=hf", f"--config.data.dataset={swag_files_and_hub[1]}",
-        f"--config.init_from={minilm_dir}")
-    assert 0 <= json.loads((workdir / "eval_results.json").read_text())["accuracy"] <= 1
-    assert (workdir / "predictions" / "test.csv").exists()  # the hub copy's unlabelled test split
+    results = _train_from_hub("swag.py:runlocal", swag_files_and_hub[1], minilm_dir, tmp_path / "run")
+    assert 0 <= results["accuracy"] <= 1
+    assert (tmp_path / "run" / "predictions" / "test.csv").exists()  # the hub copy's unlabelled test split
