@@ -17,8 +17,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from bert_jax import metrics
-from bert_jax.data import conll_data
+from bert_jax.data import conll_data, ner_windows
 from bert_jax.data.loaders import Features
+from bert_jax.data.ner_windows import IGNORE
 from bert_jax.data.readers import CONLL_TAGS, ConllSentence
 from bert_jax.io_utils import write_text
 from bert_jax.models.heads import TokenTaggingHead
@@ -28,7 +29,6 @@ from bert_jax.tasks.losses import cross_entropy_with_integer_labels
 
 log = logging.getLogger(__name__)
 
-IGNORE = -1  # label of sub-words after a word's first, of [CLS]/[SEP] and of context: not scored
 
 @register("ner")
 class NerTask(FinetuneTask):
@@ -41,7 +41,7 @@ class NerTask(FinetuneTask):
         self.labels = CONLL_TAGS
         self._sentences: dict[str, list[ConllSentence]] = {}
         self._word_positions: dict[str, list[tuple[int, np.ndarray]]] = {}  # per feature: (sentence, first pieces)
-        self._pieces_cache: dict[str, list[int]] = {}
+        self._pieces = ner_windows.WordPieces(self.tokenizer)
 
     # ------------------------------------------------------------------------------------ data
     def sentences(self, split: str) -> list[ConllSentence]:
@@ -53,69 +53,12 @@ class NerTask(FinetuneTask):
             log.info("ner %s: %d sentences", split, len(out))
         return self._sentences[split]
 
-    def _word_pieces(self, words: list[str]) -> list[list[int]]:
-        missing = sorted({w for w in words if w not in self._pieces_cache})
-        for word, pieces in zip(missing, self.tokenizer.split(missing), strict=True):
-            self._pieces_cache[word] = pieces.ids
-        return [self._pieces_cache[w] for w in words]
-
     def featurize(self, split: str) -> Features:
-        sentences = self.sentences(split)
-        budget = self.max_length - 2
-        pieces = [self._word_pieces(s.words) for s in sentences]
-        flat = [[p for word in sentence for p in word] for sentence in pieces]
-        rows, positions = [], []
-        for i, (sentence, words) in enumerate(zip(sentences, pieces, strict=True)):
-            start = 0
-            while start < len(words) or start == 0:
-                ids, labels, first = [], [], []
-                end = start
-                while end < len(words) and (not ids or len(ids) + len(words[end]) <= budget):
-                    if words[end]:
-                        first.append((end, len(ids)))
-                        labels += [self.labels.index(sentence.tags[end])] + [IGNORE] * (len(words[end]) - 1)
-                        ids += words[end]
-                    end += 1
-                ids, labels = ids[:budget], labels[:budget]  # a single word longer than the window
-                left, right = self._context(sentences, flat, i, budget - len(ids)) if start == 0 and end == len(
-                    words) and self.config.data.document_context else ([], [])
-                row_ids = [self.tokenizer.cls_id, *left, *ids, *right, self.tokenizer.sep_id]
-                row_labels = [IGNORE] * (1 + len(left)) + labels + [IGNORE] * (len(right) + 1)
-                rows.append((row_ids, row_labels))
-                offset = 1 + len(left)
-                positions.append((i, np.array([[w, offset + p] for w, p in first if offset + p < len(row_ids) - 1],
-                                              np.int32).reshape(-1, 2)))
-                start = end
-                if end >= len(words):
-                    break
-        n, width = len(rows), self.max_length
-        arrays = {"input_ids": np.full((n, width), self.tokenizer.pad_id, np.int32),
-                  "token_type_ids": np.zeros((n, width), np.int32), "attention_mask": np.zeros((n, width), np.int32),
-                  "labels": np.full((n, width), IGNORE, np.int32)}
-        for r, (ids, labels) in enumerate(rows):
-            arrays["input_ids"][r, :len(ids)] = ids
-            arrays["attention_mask"][r, :len(ids)] = 1
-            arrays["labels"][r, :len(labels)] = labels
-        self._word_positions[split] = positions
-        return Features(arrays, arrays["attention_mask"].sum(-1),
+        windows = ner_windows.featurize(self.sentences(split), self._pieces, self.labels, self.tokenizer,
+                                        self.max_length, self.config.data.document_context)
+        self._word_positions[split] = windows.word_positions
+        return Features(windows.arrays, windows.arrays["attention_mask"].sum(-1),
                         seq_keys=("input_ids", "token_type_ids", "attention_mask", "labels"))
-
-    @staticmethod
-    def _context(sentences, flat, i, room: int) -> tuple[list[int], list[int]]:
-        """Pieces of the neighbouring sentences of the same document: up to half the room on each side,
-        the unused half of one side given to the other."""
-        doc = sentences[i].document
-        before = [p for j in range(i - 1, -1, -1) if sentences[j].document == doc for p in reversed(flat[j])]
-        after = []
-        for j in range(i + 1, len(sentences)):
-            if sentences[j].document != doc:
-                break
-            after += flat[j]
-            if len(after) >= room:
-                break
-        take_left = min(len(before), max(room // 2, room - len(after)))
-        take_right = min(len(after), room - take_left)
-        return list(reversed(before[:take_left])), after[:take_right]
 
     def test_splits(self):
         data = self.config.data
