@@ -11,6 +11,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 def main() -> None:
     rows = json.load(open(os.path.join(HERE, "results.json")))
+    order = {"v5e:2x2": 0, "v4:2x2x1": 1, "v5p:2x2x1": 2}
+    rows.sort(key=lambda r: (r["size"] != "base", r["phase"], order.get(r["topology"], 9)))
     print("| model | phase (seq) | slice | devices | batch / device | peak / HBM per device (GiB) | fits | "
           "batch / device that fits (est.) | compiled / analytic FLOPs | step at 45% MFU |")
     print("|---|---|---|---|---|---|---|---|---|---|")
