@@ -150,7 +150,7 @@ def compile_train_step(config, devices: list, hbm: float | None = None, vocab_si
     from bert_jax.models.heads import BertWithHead, PretrainingHeads
     from bert_jax.run_plan import check_batch_sizes, schedule_steps
     from bert_jax.tasks import pretrain
-    from bert_jax.train import jit_train_step, optimizer_for, strip_boxes
+    from bert_jax.train import jit_train_step, optimizer_for, sharded_shapes
 
     check_supported(config)
     mesh = sharding.make_mesh(dict(config.mesh), dict(config.dcn_mesh) if config.get("dcn_mesh") else None, devices)
@@ -169,8 +169,7 @@ def compile_train_step(config, devices: list, hbm: float | None = None, vocab_si
         abstract = jax.eval_shape(lambda: create(jax.random.PRNGKey(0)))
         state_shardings = nn.logical_to_mesh_sharding(nn.get_partition_spec(abstract), mesh, rules)
         data_sharding = sharding.batch_sharding(mesh)
-        state = jax.tree_util.tree_map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s),
-                                       strip_boxes(abstract), state_shardings)
+        state = sharded_shapes(abstract, state_shardings)
         batch = {k: jax.ShapeDtypeStruct(v.shape, v.dtype, sharding=data_sharding) for k, v in batch.items()}
         compiled = jit_train_step(model, task, tx, state_shardings, data_sharding).lower(state, batch).compile()
     memory = compiled.memory_analysis()

@@ -122,8 +122,7 @@ def _run(config, workdir: str, write_config: bool) -> dict:
         # --- state: resume ▸ init_from ▸ scratch
         checkpointer = Checkpointer(workdir, config.keep_checkpoints, config.async_checkpointing)
         init = jax.jit(lambda r: nn.unbox(create(r)), out_shardings=state_shardings)
-        target = jax.tree_util.tree_map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s),
-                                        strip_boxes(abstract), state_shardings)
+        target = sharded_shapes(abstract, state_shardings)
         state = checkpointer.restore_newest_readable(target) if checkpointer.latest_step() is not None else None
         if state is not None:
             log.info("resumed from %s step %d", checkpointer.directory, int(state.step))
@@ -139,11 +138,17 @@ def _run(config, workdir: str, write_config: bool) -> dict:
         best = None
         if config.get("select_best") and task.selection_metric:
             best = BestCheckpoint(workdir, task.selection_metric)
-        params_target = jax.tree_util.tree_map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s),
-                                               strip_boxes(abstract.params), state_shardings.params)
+        params_target = sharded_shapes(abstract.params, state_shardings.params)
         loop = Loop(config, workdir, task, plan, train_fn, eval_fn, train_data, eval_sets, test_sets, data_sharding,
                     checkpointer, schedule, best)
         return loop.run(state, params_target)
+
+
+def sharded_shapes(abstract, shardings):
+    """ShapeDtypeStructs of an eval_shape tree (boxed or not) carrying ``shardings``: the targets of an Orbax
+    restore and of an ahead-of-time compile."""
+    return jax.tree_util.tree_map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s),
+                                  strip_boxes(abstract), shardings)
 
 
 def strip_boxes(tree):

@@ -41,7 +41,8 @@ def sst2_like_lengths(rng: np.random.Generator, n: int) -> np.ndarray:
     return np.round(np.interp(rng.uniform(0, 100, n), np.arange(0, 101, 5), SST2_LENGTH_PERCENTILES)).astype(int)
 
 
-def _examples(vocab_size: int, lengths: np.ndarray, seed: int = 0):
+def random_examples(vocab_size: int, lengths: np.ndarray, seed: int = 0):
+    """Per length: token ids ([CLS] random ids ≥ 5 [SEP]), one segment of token types; and random 0/1 labels."""
     rng = np.random.default_rng(seed)
     ids = [np.concatenate([[2], rng.integers(5, vocab_size, n - 2), [3]]).astype(np.int32) for n in lengths]
     types = [np.zeros(n, np.int32) for n in lengths]
@@ -120,7 +121,7 @@ def run(args) -> int:
     config = model_config(args)
     n = args.batch * args.steps
     lengths = sst2_like_lengths(np.random.default_rng(0), n)
-    ids, types, labels = _examples(config.vocab_size, lengths)
+    ids, types, labels = random_examples(config.vocab_size, lengths)
     real = int(lengths.sum())
     epoch_flops = sum(3 * flops.encoder_flops_per_sequence(config, int(length)) for length in lengths)
     report.header(f"fine-tuning (2-way classification): BERT-{args.size}, {args.steps} steps × {args.batch} "

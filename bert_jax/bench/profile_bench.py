@@ -60,7 +60,7 @@ def _runners(args) -> tuple[Runner, list[tuple[str, callable]]]:
         peers = [(m, lambda m=m: infer_bench.peer_forward(config, batch, dtype, m)) for m in modes]
     else:
         lengths = finetune_bench.sst2_like_lengths(np.random.default_rng(0), args.batch * args.steps)
-        ids, types, labels = finetune_bench._examples(config.vocab_size, lengths)
+        ids, types, labels = finetune_bench.random_examples(config.vocab_size, lengths)
         ours = finetune_bench.ours_epoch(ours_config, finetune_bench.padded_batches(ids, types, labels, args.batch, 32,
                                                                                       args.seq))
         batches = finetune_bench.padded_batches(ids, types, labels, args.batch, 8, args.seq)

@@ -33,8 +33,9 @@ def tokenizer_for(config) -> Tokenizer:
     if config.data.vocab:
         return load_tokenizer(config.data.vocab, lowercase=lowercase)
     init = config.init_from
-    if init and pretrained.resolve(init).has_tokenizer:
-        return pretrained.resolve(init).tokenizer(lowercase=lowercase)
+    source = pretrained.resolve(init) if init else None
+    if source is not None and source.has_tokenizer:
+        return source.tokenizer(lowercase=lowercase)
     raise ValueError(f"config.data.vocab is empty and config.init_from ({init or 'empty'}) has no tokenizer "
                      f"files ({', '.join(TOKENIZER_FILES)}); give one of them")
 
