@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 
 from bert_jax.data import pipeline
+from bert_jax.data.packing import pack_lengths
 from bert_jax.data.pretraining import (
     MaskOptions,
     PairOptions,
     create_pairs,
     mask_tokens,
-    pack_pairs,
     packed_features,
     pretraining_features,
 )
@@ -201,8 +201,11 @@ def test_sources(tmp_path):
 
 def test_packing_rows_and_features(tmp_path):
     pairs = list(create_pairs(_documents(80), PairOptions(max_seq_length=40, short_seq_prob=0.5), CLS, SEP, seed=6))
-    rows = list(pack_pairs(iter(pairs), 64, 3))
+    rows = [[pairs[i] for i in row] for row in pack_lengths([len(p.tokens) for p in pairs], 64, 3, open_rows=1)]
     assert [p for row in rows for p in row] == pairs  # every pair once, in order
+    # Next-fit: a row closes only when it is full or the next pair does not fit in it.
+    assert all(len(row) == 3 or sum(len(p.tokens) for p in row) + len(following[0].tokens) > 64
+               for row, following in zip(rows, rows[1:], strict=False))
     assert all(sum(len(p.tokens) for p in row) <= 64 and 1 <= len(row) <= 3 for row in rows)
     assert len(rows) < 0.9 * len(pairs)  # short pairs really share rows
 

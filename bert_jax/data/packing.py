@@ -8,38 +8,48 @@ example, 0 = padding) keep attention inside an example, ``position_ids`` restart
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
 PACKING_KEYS = ("position_ids", "segment_ids", "cls_positions")  # the model inputs a packed batch adds
 
 
-def pack_lengths(lengths: Sequence[int], width: int, max_per_row: int, open_rows: int = 64) -> list[list[int]]:
-    """First-fit over a window of ``open_rows`` rows, in the given order (deterministic, O(n·open_rows)).
+def pack_stream(lengths: Iterable[int], width: int, max_per_row: int, open_rows: int = 64
+                ) -> Iterator[tuple[int, list[int]]]:
+    """The one packer: first-fit over a window of ``open_rows`` rows, in stream order (deterministic, one
+    pass, O(n·open_rows) time, memory for the window only). ``open_rows=1`` is next-fit: consecutive
+    examples share a row while they fit (pretraining packs its pairs so, keeping neighbours together).
 
-    Returns rows of example indices; an example longer than ``width`` is an error, not truncated here.
-    When the window is full the fullest open row is closed, so rows stay near ``width``.
+    Yields (row number, example indices) as rows close, row numbers in the order rows were opened. When the
+    window is full the fullest open row is closed, so rows stay near ``width``. An example longer than
+    ``width`` is an error, not truncated here.
     """
-    rows: list[list[int]] = []
-    room: list[int] = []  # free tokens of each open row, parallel to `open_ids`
-    open_ids: list[int] = []
+    room: list[int] = []  # free tokens of each open row, parallel to `open_rows_`
+    open_rows_: list[tuple[int, list[int]]] = []
+    opened = 0
     for index, length in enumerate(lengths):
         if length > width:
             raise ValueError(f"example {index} has {length} tokens; a packed row holds {width}")
         slot = next((j for j, r in enumerate(room)
-                     if r >= length and len(rows[open_ids[j]]) < max_per_row), None)
+                     if r >= length and len(open_rows_[j][1]) < max_per_row), None)
         if slot is None:
-            if len(open_ids) == open_rows:
+            if len(open_rows_) == open_rows:
                 fullest = int(np.argmin(room))
-                del room[fullest], open_ids[fullest]
-            rows.append([])
-            open_ids.append(len(rows) - 1)
+                yield open_rows_.pop(fullest)
+                del room[fullest]
+            open_rows_.append((opened, []))
             room.append(width)
-            slot = len(open_ids) - 1
-        rows[open_ids[slot]].append(index)
+            opened += 1
+            slot = len(open_rows_) - 1
+        open_rows_[slot][1].append(index)
         room[slot] -= length
-    return rows
+    yield from open_rows_
+
+
+def pack_lengths(lengths: Sequence[int], width: int, max_per_row: int, open_rows: int = 64) -> list[list[int]]:
+    """``pack_stream`` of a whole list: rows of example indices in the order they were opened."""
+    return [row for _, row in sorted(pack_stream(lengths, width, max_per_row, open_rows), key=lambda r: r[0])]
 
 
 def pack_rows(token_ids: Sequence[Sequence[int]], token_types: Sequence[Sequence[int]], rows: list[list[int]],

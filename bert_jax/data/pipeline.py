@@ -21,7 +21,8 @@ import grain
 import jax
 import numpy as np
 
-from bert_jax.data.pretraining import MaskOptions, Pair, pack_pairs, packed_features
+from bert_jax.data.packing import pack_stream
+from bert_jax.data.pretraining import MaskOptions, Pair, packed_features
 from bert_jax.io_utils import atomic_path, write_json
 
 PAIR_FIELDS = ("tokens", "segment_ids", "pack_ids", "length", "is_random_next")
@@ -72,8 +73,16 @@ def write_pair_shards(pairs: Iterable[Pair], directory: str, split: str, max_seq
             total += 1
             yield pair
 
-    for row in pack_pairs(checked(pairs), max_seq_length, max_per_row):
-        buffer.append(row)
+    pending: dict[int, Pair] = {}  # pairs of the rows still open
+
+    def lengths():
+        for i, pair in enumerate(checked(pairs)):
+            pending[i] = pair
+            yield len(pair.tokens)
+
+    # Next-fit (open_rows=1): consecutive pairs of a document share a row while they fit.
+    for _, row in pack_stream(lengths(), max_seq_length, max_per_row, open_rows=1):
+        buffer.append([pending.pop(i) for i in row])
         if len(buffer) == rows_per_shard:
             flush()
     flush()

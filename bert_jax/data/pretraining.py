@@ -127,21 +127,6 @@ def create_pairs(documents: Iterable[Sequence[list[int]]], options: PairOptions,
         yield from pairs
 
 
-def pack_pairs(pairs: Iterable[Pair], max_seq_length: int, max_per_row: int) -> Iterator[list[Pair]]:
-    """Next-fit packing in stream order: consecutive pairs share a row while they fit (deterministic, one
-    pass, no look-ahead buffer). ``max_per_row=1`` gives one pair per row."""
-    row: list[Pair] = []
-    used = 0
-    for pair in pairs:
-        if row and (used + len(pair.tokens) > max_seq_length or len(row) == max_per_row):
-            yield row
-            row, used = [], 0
-        row.append(pair)
-        used += len(pair.tokens)
-    if row:
-        yield row
-
-
 def mask_tokens(tokens: Sequence[int], options: MaskOptions, special_ids: frozenset[int], mask_id: int,
                 vocab_size: int, is_continuation: np.ndarray | None, rng: random.Random
                 ) -> tuple[list[int], list[int], list[int]]:
