@@ -1,16 +1,48 @@
-"""After jit: the predict/gather loop over an eval split and the task's evaluation of the predictions.
+"""After jit: the predict/gather loop over a split, then the task's evaluators (big_vision style).
 
 Every host runs the jitted eval step on its rows of each batch; predictions are gathered to every host
-(in the global row order) and joined over batches; the task scores them (process 0 writes its files).
+(in the global row order) and joined over batches; the task's ``postprocess`` turns them into what its
+evaluators read (examples in order, SQuAD's answers, NER's word tags), once per split and pass; each
+evaluator reading the split returns (metrics, files written). A second evaluation of a task (a threshold
+search, a submission file) is one more evaluator, not an edit of the task.
 """
 
 from __future__ import annotations
+
+import logging
 
 import jax
 import numpy as np
 from jax.experimental import multihost_utils
 
 from bert_jax.data.global_batches import to_global
+
+log = logging.getLogger(__name__)
+
+
+class Evaluator:
+    """Host side, after predictions: ``run(predictions, split) -> (metrics, files written)``, where
+    predictions are the task's ``postprocess`` of the split's predictions.
+
+    ``splits``: the splits it reads. ``final``: it runs only in the final evaluation of a run, on process 0
+    (evaluators that write files); the others run at every evaluation on every process (their metrics pick
+    the best checkpoint). ``combine(results)`` may merge the results of all splits (MNLI's two dev sets).
+    """
+
+    splits: tuple[str, ...] = ()
+    final: bool = False
+
+    def run(self, predictions, split: str) -> tuple[dict, list[str]]:
+        raise NotImplementedError
+
+    def combine(self, results: dict) -> dict:
+        return results
+
+
+def splits_read(evaluators, final: bool) -> tuple[str, ...]:
+    """The splits the evaluators of an evaluation read (every evaluation, or with ``final`` the last one)."""
+    active = [e for e in evaluators if final or not e.final]
+    return tuple(dict.fromkeys(split for e in active for split in e.splits))
 
 
 def concat_batches(parts: list[np.ndarray]) -> np.ndarray:
@@ -44,14 +76,34 @@ def predict(dataset, params, eval_fn, data_sharding, max_batches: int = 0) -> di
     return {k: concat_batches(v) for k, v in gathered.items()}
 
 
-def evaluate(task, eval_sets: dict, params, eval_fn, data_sharding, max_batches: int,
-             write_predictions: bool = False) -> dict:
-    """task.evaluate over every eval split, merged (MNLI: matched and mismatched); with
-    ``write_predictions`` the task also writes its prediction files."""
+def run_evaluators(task, evaluators, predictions: dict[str, np.ndarray], split: str) -> tuple[dict, list[str]]:
+    """The task's postprocess of one split's predictions, read by each evaluator of that split."""
+    processed = task.postprocess(predictions, split)
+    results, files = {}, []
+    for evaluator in evaluators:
+        metrics, written = evaluator.run(processed, split)
+        results.update(metrics)
+        files += written
+    return results, files
+
+
+def evaluate(task, evaluators, datasets: dict, params, eval_fn, data_sharding, max_batches: int,
+             final: bool = False) -> dict:
+    """One evaluation: every split the evaluators read is predicted once (the first ``max_batches`` batches
+    of a scored split; a split only final evaluators read is predicted whole), then its evaluators run. With
+    ``final`` the final evaluators run too (process 0 writes their files)."""
+    active = [e for e in evaluators if final or not e.final]
     results = {}
-    for split, dataset in eval_sets.items():
-        predictions = predict(dataset, params, eval_fn, data_sharding, max_batches)
-        results.update(task.evaluate(predictions, split))
-        if write_predictions and jax.process_index() == 0:
-            task.write_predictions(predictions, split)
-    return task.combine(results)
+    for split in splits_read(evaluators, final):
+        readers = [e for e in active if split in e.splits]
+        scored = any(not e.final for e in readers)
+        predictions = predict(datasets[split], params, eval_fn, data_sharding, max_batches if scored else 0)
+        here = [e for e in readers if not e.final or jax.process_index() == 0]
+        if here:
+            metrics, files = run_evaluators(task, here, predictions, split)
+            results.update(metrics)
+            for path in files:
+                log.info("%s: wrote %s", split, path)
+    for evaluator in active:
+        results = evaluator.combine(results)
+    return results

@@ -24,7 +24,8 @@ from bert_jax import workdir as workdir_lib
 from bert_jax.checkpoint import BestCheckpoint, Checkpointer, PreemptionFlag, describe_error
 from bert_jax.config_base import PRNG_IMPL_DEFAULT
 from bert_jax.data.global_batches import to_global
-from bert_jax.evaluation import evaluate, predict
+from bert_jax.data.loaders import host_batches
+from bert_jax.evaluation import evaluate, splits_read
 from bert_jax.io_utils import write_json
 from bert_jax.logging_utils import MetricsLogger, plot_curves
 from bert_jax.models.heads import BertWithHead
@@ -95,9 +96,10 @@ def _run(config, workdir: str, write_config: bool) -> dict:
 
     # --- task and data
     task = tasks.get(config.task.name)(config, workdir)
-    train_data = task.dataset("train")
-    eval_sets = {split: task.dataset(split) for split in task.eval_splits}
-    test_sets = {split: task.dataset(split) for split in task.test_splits()}  # read now: bad files fail early
+    train_data = host_batches(task, config, "train")
+    evaluators = task.evaluators()
+    # Every split any evaluator reads is read now: a bad file fails before training, not after it.
+    eval_sets = {split: host_batches(task, config, split) for split in splits_read(evaluators, final=True)}
     total_steps, warmup_steps, steps_per_epoch = run_plan.schedule_steps(config, task)
     plan = run_plan.cadence(config, total_steps, steps_per_epoch)
     log.info("%s: %d steps (%d warmup)%s", task.name, total_steps, warmup_steps,
@@ -139,7 +141,7 @@ def _run(config, workdir: str, write_config: bool) -> dict:
         if config.get("select_best") and task.selection_metric:
             best = BestCheckpoint(workdir, task.selection_metric)
         params_target = sharded_shapes(abstract.params, state_shardings.params)
-        loop = Loop(config, workdir, task, plan, train_fn, eval_fn, train_data, eval_sets, test_sets, data_sharding,
+        loop = Loop(config, workdir, task, evaluators, plan, train_fn, eval_fn, train_data, eval_sets, data_sharding,
                     checkpointer, schedule, best)
         return loop.run(state, params_target)
 
@@ -165,20 +167,21 @@ class Loop:
     config: Any
     workdir: str
     task: Any
+    evaluators: tuple
     plan: run_plan.Cadence
     train_fn: Any
     eval_fn: Any
     train_data: Any
-    eval_sets: dict
-    test_sets: dict
+    eval_sets: dict  # split → host batches, every split an evaluator reads
     data_sharding: NamedSharding
     checkpointer: Checkpointer
     schedule: Any
     best: BestCheckpoint | None
 
-    def evaluate(self, params, write_predictions: bool = False) -> dict:
-        return evaluate(self.task, self.eval_sets, params, self.eval_fn, self.data_sharding,
-                        self.config.eval_batches, write_predictions)
+    def evaluate(self, params, final: bool = False) -> dict:
+        """The evaluators' metrics; ``final`` adds the final evaluators (prediction files, test splits)."""
+        return evaluate(self.task, self.evaluators, self.eval_sets, params, self.eval_fn, self.data_sharding,
+                        self.config.eval_batches, final)
 
     def run(self, state, params_target) -> dict:
         config, plan = self.config, self.plan
@@ -210,7 +213,7 @@ class Loop:
                     pending, real_tokens, step_flops, last_time = [], 0, 0.0, time.perf_counter()
                 if done % plan.eval_every == 0 or done == plan.total_steps:
                     log.info("step %d: evaluation starts", done)
-                    results = self.evaluate(state.params, write_predictions=done == plan.total_steps)
+                    results = self.evaluate(state.params, final=done == plan.total_steps)
                     logger.write(done, "eval", results)
                     if self.best is not None:
                         self.best.update(done, state.params, results)
@@ -222,7 +225,7 @@ class Loop:
                     log.warning("SIGTERM: checkpoint of step %d written; exiting", done)
                     return results
             if start >= plan.total_steps:
-                results = self.evaluate(state.params, write_predictions=True)
+                results = self.evaluate(state.params, final=True)
             self._finish(int(state.step), state.params, results, params_target)
             if jax.process_index() == 0:
                 plot_curves(self.workdir)
@@ -253,8 +256,8 @@ class Loop:
         return values
 
     def _finish(self, last_step: int, params, last_results: dict, params_target) -> None:
-        """eval_results.json and prediction files (dev and test) from the best params when selecting,
-        else from the last."""
+        """eval_results.json and the final evaluators' files (dev and test predictions) from the best params
+        when selecting (evaluated again when they are not the last), else from the last."""
         out = {"step": last_step, **last_results}
         if self.best is not None and self.best.record is not None:
             record = self.best.record
@@ -269,11 +272,7 @@ class Loop:
                     selected = {"step": last_step, "selected_by": f"last step (best/{record['step']} unreadable: "
                                                                   f"{reason})"}
                 else:
-                    last_results = self.evaluate(params, write_predictions=True)
+                    last_results = self.evaluate(params, final=True)
             out = {**selected, **last_results, "last_step": {"step": last_step, **out}}
-        for split, dataset in self.test_sets.items():
-            predictions = predict(dataset, params, self.eval_fn, self.data_sharding)
-            if jax.process_index() == 0:
-                self.task.write_predictions(predictions, split)
         if jax.process_index() == 0:
             write_json(os.path.join(self.workdir, "eval_results.json"), out)

@@ -11,6 +11,7 @@ import pytest
 from bert_jax.bench.finetune_bench import packed_batches, padded_batches, sst2_like_lengths
 from bert_jax.bench.pretrain_bench import packed_batch, padded_batch
 from bert_jax.convert import init_params
+from bert_jax.data.loaders import host_batches
 from bert_jax.data.packing import pack_lengths, pack_rows
 from bert_jax.models.bert import BertConfig, BertModel
 from bert_jax.models.heads import BertWithHead, PretrainingHeads
@@ -122,7 +123,7 @@ def test_packed_glue_training_batch_has_the_unpacked_loss(tmp_path, subtask, min
     packed = _glue_task(tmp_path, subtask, folder, vocab, pack_per_row=6, packed_row_multiple=4)
     model = BertWithHead(plain.model_config, plain.head())
     for k in (0, 7):
-        a, b = plain.dataset("train")[k], packed.dataset("train")[k]
+        a, b = host_batches(plain, plain.config, "train")[k], host_batches(packed, packed.config, "train")[k]
         assert b["label_weights"].sum() == len(a["labels"]) == 32
         assert len(b["input_ids"]) % 4 == 0 and len(b["input_ids"]) < 32
         np.testing.assert_allclose(np.sort(b["labels"][b["label_weights"] > 0]), np.sort(a["labels"]))

@@ -1,13 +1,18 @@
 """Index-addressed loaders of fine-tuning batches (before jit): item k of a training stream is a pure
 function of (seed, k), so a resumed run needs only the step; eval batches are one pass in length order.
 Rows are cut to the batch's width (``bucket_width``) or packed several examples to a row (data/packing.py).
+
+A task names its data with a spec (``FeatureSpec`` here, ``pipeline.PairSpec`` for pretraining) and
+``host_batches`` turns the spec of a split into this host's batches: tasks never see processes or loaders.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Protocol, Sequence
 
+import jax
 import numpy as np
 
 from bert_jax.data.packing import pack_lengths, pack_rows
@@ -126,3 +131,39 @@ class EvalBatches:
         batch = self.features.take(index, width)
         batch["example_index"] = example_index
         return {k: v[self.host_slice] for k, v in batch.items()}
+
+
+class DataSpec(Protocol):
+    """What a task's ``data_spec(split)`` returns: something that makes a host's batches of the split."""
+
+    def batches(self, training: bool, global_batch: int, seed: int, process_index: int,
+                process_count: int) -> Sequence[dict[str, np.ndarray]]: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureSpec:
+    """A fine-tuning split: its features and how batches are cut from them (config.data's settings)."""
+
+    features: Features
+    max_length: int
+    pad_to_multiple_of: int
+    pack_per_row: int = 1
+    packed_row_multiple: int = 8
+
+    def batches(self, training: bool, global_batch: int, seed: int, process_index: int, process_count: int):
+        process = {"process_index": process_index, "process_count": process_count}
+        if training and self.pack_per_row > 1:
+            return PackedTrainBatches(self.features, global_batch, seed, self.max_length, self.pack_per_row,
+                                      self.packed_row_multiple, **process)
+        if training:
+            return TrainBatches(self.features, global_batch, seed, self.max_length, self.pad_to_multiple_of,
+                                **process)
+        return EvalBatches(self.features, global_batch, self.max_length, self.pad_to_multiple_of, **process)
+
+
+def host_batches(task, config, split: str) -> Sequence[dict[str, np.ndarray]]:
+    """This host's batches of ``split`` of ``task`` (item k = step k; "train" is the endless shuffled
+    stream of config.batch_size, any other split one pass of config.eval_batch_size)."""
+    training = split == "train"
+    return task.data_spec(split).batches(training, config.batch_size if training else config.eval_batch_size,
+                                         config.seed, jax.process_index(), jax.process_count())

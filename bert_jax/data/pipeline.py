@@ -11,6 +11,7 @@ example (fresh per epoch = dynamic masking, or fixed per example = static) and b
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import json
 import os
@@ -174,3 +175,27 @@ def pretraining_batches(source: PairSource, batch_size: int, max_seq_length: int
             ds = ds[: len(ds) // process_count * process_count]
         ds = ds[process_index::process_count]
     return ds
+
+
+@dataclasses.dataclass(frozen=True)
+class PairSpec:
+    """A pretraining split (the pair shards of ``directory``) and how its rows are masked: the data spec
+    of the pretraining task. Training batches are shuffled, repeated and (with ``dynamic_masking``) masked
+    anew each time; eval batches are one fixed pass with static masks."""
+
+    directory: str
+    split: str
+    max_seq_length: int
+    mask: MaskOptions
+    special_ids: frozenset[int]
+    mask_id: int
+    vocab_size: int
+    is_continuation: np.ndarray | None
+    dynamic_masking: bool = True
+
+    def batches(self, training: bool, global_batch: int, seed: int, process_index: int, process_count: int):
+        return pretraining_batches(
+            PairSource(self.directory, self.split), global_batch // process_count, self.max_seq_length, self.mask,
+            self.special_ids, self.mask_id, self.vocab_size, self.is_continuation, seed=seed,
+            dynamic_masking=training and self.dynamic_masking, shuffle=training, repeat=training,
+            process_index=process_index, process_count=process_count)

@@ -85,6 +85,7 @@ def read_tsv(path: str, has_header: bool, skip_malformed: bool = False) -> TsvTa
 # ---------------------------------------------------------------------------------------------- SWAG CSV
 SWAG_COLUMNS = ("", "video-id", "fold-ind", "startphrase", "sent1", "sent2", "gold-source",
                 "ending0", "ending1", "ending2", "ending3", "label")
+SWAG_CHOICES = 4  # endings per example
 
 
 @dataclasses.dataclass
@@ -120,7 +121,7 @@ def read_swag_csv(path: str) -> list[SwagExample]:
                 if len(row) != len(header):
                     raise DataError(f"{path}:{line}: {len(row)} columns, expected {len(header)} ({header})")
                 cell = dict(zip(header, row, strict=True))
-                endings = [cell[f"ending{i}"] for i in range(4)]
+                endings = [cell[f"ending{i}"] for i in range(SWAG_CHOICES)]
                 for i, ending in enumerate(endings):
                     if not ending.strip():
                         raise DataError(f"{path}:{line}: ending{i} is empty; every example needs 4 endings")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 from bert_jax.data import hf_datasets
-from bert_jax.data.readers import SwagExample, read_swag_csv
+from bert_jax.data.readers import SWAG_CHOICES, SwagExample, read_swag_csv
 
 FILES = {"train": "train.csv", "dev": "val.csv", "test": "test.csv"}
 HF_SPLITS = {"train": "train", "dev": "validation", "test": "test"}
@@ -19,7 +19,7 @@ def read_swag_hf(split: str, dataset: str, config: str | None) -> list[SwagExamp
     """A split of Hugging Face allenai/swag (regular): sent1, sent2, ending0..3, label (-1 when unlabelled);
     the example id is the row number, which the released CSV's unnamed first column holds."""
     ds = hf_datasets.load_split(dataset, config or "regular", split)
-    return [SwagExample(str(i), row["sent1"], row["sent2"], [row[f"ending{k}"] for k in range(4)],
+    return [SwagExample(str(i), row["sent1"], row["sent2"], [row[f"ending{k}"] for k in range(SWAG_CHOICES)],
                         None if int(row["label"]) < 0 else int(row["label"])) for i, row in enumerate(ds)]
 
 

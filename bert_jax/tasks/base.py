@@ -5,17 +5,17 @@ trainer pure functions for the jitted steps:
 
   - ``model_config``: the BertConfig of the encoder (vocab size fixed by the task's tokenizer).
   - ``head()``: the module on top of the encoder.
-  - ``dataset(split)``: an index-addressable sequence of host-local batches (item k = step k), fixed shapes.
+  - ``data_spec(split)``: the split's data as a spec of data/ (``loaders.FeatureSpec``, ``pipeline.PairSpec``);
+    ``data.loaders.host_batches`` makes each host's batches of it (item k = step k).
   - ``inputs(batch)``: keyword arguments of the model call (pure, jit-able).
   - ``loss(outputs, batch) -> (scalar, aux metrics)``: pure.
   - ``predict(outputs, batch) -> dict of arrays``: pure, jit-able; per-example results for evaluate.
-  - ``evaluate(predictions, split) -> dict``: host side; official metric names; may write files.
+  - ``evaluators()``: host side, after predictions (evaluation.Evaluator): official metrics, prediction files.
   - ``flops_per_example()``: model FLOPs of one training example, for MFU.
 
-Optional members with defaults: ``eval_splits`` (scored at every evaluation), ``selection_metric``
-(picks the best checkpoint; None = keep the last), ``num_train_examples`` (epoch-based schedules),
-``test_splits()`` and ``write_predictions(predictions, split)`` (prediction files at the end),
-``combine(results)`` (merged results of all eval splits), ``flops_per_batch(batch)``.
+Optional members with defaults: ``postprocess(predictions, split)`` (what the evaluators read; default the
+predictions as gathered), ``selection_metric`` (picks the best checkpoint; None = keep the last),
+``num_train_examples`` (epoch-based schedules), ``flops_per_batch(batch)``.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ REGISTRY: dict[str, Callable[..., "Task"]] = {}
 class Task(abc.ABC):
     name = "task"
     model_config: BertConfig
-    eval_splits: tuple[str, ...] = ("eval",)
     selection_metric: str | None = None
 
     def __init__(self, config, workdir: str):
@@ -44,7 +43,7 @@ class Task(abc.ABC):
     def head(self) -> nn.Module: ...
 
     @abc.abstractmethod
-    def dataset(self, split: str): ...
+    def data_spec(self, split: str): ...
 
     @abc.abstractmethod
     def inputs(self, batch: dict) -> dict: ...
@@ -56,7 +55,7 @@ class Task(abc.ABC):
     def predict(self, outputs: dict, batch: dict) -> dict: ...
 
     @abc.abstractmethod
-    def evaluate(self, predictions: dict, split: str) -> dict: ...
+    def evaluators(self) -> tuple: ...
 
     @abc.abstractmethod
     def flops_per_example(self) -> float: ...
@@ -65,15 +64,9 @@ class Task(abc.ABC):
     def num_train_examples(self) -> int:
         raise NotImplementedError(f"task {self.name!r} has no fixed training set; set config.total_steps")
 
-    def test_splits(self) -> tuple[str, ...]:
-        return ()
-
-    def write_predictions(self, predictions: dict, split: str) -> None:  # noqa: B027  (optional hook)
-        """Prediction files of a split (host side, process 0), at the end of a run."""
-
-    def combine(self, results: dict) -> dict:
-        """Results of all eval splits merged → final results (e.g. a score over several splits)."""
-        return results
+    def postprocess(self, predictions: dict, split: str):
+        """The gathered predictions of a split → what the evaluators read (once per split and evaluation)."""
+        return predictions
 
     def flops_per_batch(self, batch: dict) -> float:
         return len(batch["input_ids"]) * self.flops_per_example()

@@ -9,12 +9,11 @@ from __future__ import annotations
 import abc
 import os
 
-import jax
 import numpy as np
 
 from bert_jax import flops, pretrained
 from bert_jax.config_base import model_overrides
-from bert_jax.data.loaders import EvalBatches, Features, PackedTrainBatches, TrainBatches
+from bert_jax.data.loaders import Features, FeatureSpec
 from bert_jax.data.tokenizer import TOKENIZER_FILES, Tokenizer, load_tokenizer
 from bert_jax.models.bert import BertConfig
 from bert_jax.tasks.base import Task
@@ -56,9 +55,11 @@ def model_config_for(config, vocab_size: int) -> BertConfig:
 
 
 class FinetuneTask(Task):
-    """Base of GLUE, SWAG and NER: subclasses implement ``featurize(split) -> Features`` and the heads,
-    losses, predictions and metrics. ``eval_splits`` are scored every evaluation; ``test_splits()``
-    are only predicted at the end; ``selection_metric`` picks the best checkpoint (higher is better)."""
+    """Base of GLUE, SQuAD, SWAG and NER: subclasses implement ``featurize(split) -> Features``, the head,
+    loss and predictions, and their evaluators. ``eval_splits`` are scored at every evaluation;
+    ``test_splits()`` (test files that exist, with ``data.predict_test``) are only predicted at the end;
+    ``selection_metric`` picks the best checkpoint (higher is better). Evaluators read the predictions of
+    real examples in example order (``postprocess``)."""
 
     eval_splits: tuple[str, ...] = ("dev",)
     selection_metric = "accuracy"
@@ -73,7 +74,7 @@ class FinetuneTask(Task):
             raise ValueError(f"config.data.max_seq_length={self.max_length} exceeds the model's "
                              f"max_position_embeddings={self.model_config.max_position_embeddings}")
         self._features: dict[str, Features] = {}
-        if config.data.get("pack_per_row", 1) > 1 and not self.packable:
+        if config.data.pack_per_row > 1 and not self.packable:
             raise ValueError(f"config.data.pack_per_row={config.data.pack_per_row}: packing is for sentence(-pair) "
                              f"classification (GLUE); task {config.task.name!r} needs pack_per_row=1")
 
@@ -86,6 +87,12 @@ class FinetuneTask(Task):
             self._features[split] = self.featurize(split)
         return self._features[split]
 
+    def test_splits(self) -> tuple[str, ...]:
+        return ()
+
+    def postprocess(self, predictions: dict, split: str):
+        return in_order(predictions)
+
     @property
     def num_train_examples(self) -> int:
         return len(self.features("train"))
@@ -95,17 +102,10 @@ class FinetuneTask(Task):
         os.makedirs(path, exist_ok=True)
         return path
 
-    def dataset(self, split: str):
-        cfg = self.config
-        process = {"process_index": jax.process_index(), "process_count": jax.process_count()}
-        multiple = cfg.data.pad_to_multiple_of
-        pack = cfg.data.get("pack_per_row", 1)
-        if split == "train" and pack > 1:
-            return PackedTrainBatches(self.features(split), cfg.batch_size, cfg.seed, self.max_length, pack,
-                                      cfg.data.packed_row_multiple, **process)
-        if split == "train":
-            return TrainBatches(self.features(split), cfg.batch_size, cfg.seed, self.max_length, multiple, **process)
-        return EvalBatches(self.features(split), cfg.eval_batch_size, self.max_length, multiple, **process)
+    def data_spec(self, split: str) -> FeatureSpec:
+        data = self.config.data
+        return FeatureSpec(self.features(split), self.max_length, data.pad_to_multiple_of, data.pack_per_row,
+                           data.packed_row_multiple)
 
     def flops_per_example(self) -> float:
         """Train FLOPs (3× forward) of one full-length example (all its choices)."""

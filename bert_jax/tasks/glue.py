@@ -1,26 +1,23 @@
 """GLUE: one task, a table of subtasks (data/glue_data.py). Sources: a local glue_data folder (the released
-TSV files), TFDS ``glue/<name>`` or Hugging Face datasets (nyu-mll/glue). Dev metrics as the leaderboard
-names them; test predictions in the leaderboard's submission format (predictions/glue/<Task>.tsv with index
-and label string; AX from MNLI).
+TSV files), TFDS ``glue/<name>`` or Hugging Face datasets (nyu-mll/glue). Evaluators (tasks/glue_eval.py): dev
+metrics as the leaderboard names them, dev predictions, test predictions in the leaderboard's submission
+format (predictions/glue/<Task>.tsv with index and label string; AX from MNLI).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 
 import jax.numpy as jnp
-import numpy as np
 
-from bert_jax import metrics
 from bert_jax.data import glue_data
 from bert_jax.data.glue_data import SUBTASKS, Examples, subtask_name
 from bert_jax.data.loaders import Features
 from bert_jax.data.packing import PACKING_KEYS
-from bert_jax.io_utils import write_text
 from bert_jax.models.heads import SequenceClassificationHead
 from bert_jax.tasks.base import register
-from bert_jax.tasks.finetune import FinetuneTask, in_order
+from bert_jax.tasks.finetune import FinetuneTask
+from bert_jax.tasks.glue_eval import DevPredictionFile, GlueScores, SubmissionFiles
 from bert_jax.tasks.losses import cross_entropy_with_integer_labels
 
 log = logging.getLogger(__name__)
@@ -104,52 +101,5 @@ class GlueTask(FinetuneTask):
         return {"prediction": prediction, "logits": logits, "example_index": batch["example_index"]}
 
     # ------------------------------------------------------------------------------- host side
-    def evaluate(self, predictions, split):
-        ordered = in_order(predictions)  # every example, or the first config.eval_batches batches' worth
-        p, gold = ordered["prediction"], self.examples(split).labels[ordered["example_index"]]
-        values = {}
-        for name in self.sub.metrics:
-            if name == "accuracy":
-                values[name] = metrics.accuracy(p, gold)
-            elif name == "f1":
-                values[name] = metrics.f1_binary(p, gold)
-            elif name == "matthews_correlation":
-                values[name] = metrics.matthews_corrcoef(p, gold)
-            elif name == "pearson":
-                values[name] = metrics.pearson(p, gold)
-            elif name == "spearmanr":
-                values[name] = metrics.spearman(p, gold)
-        # The leaderboard's per-task score: the mean of its metrics (MRPC F1/acc, STS-B Pearson/Spearman).
-        values["score"] = float(np.mean(list(values.values())))
-        if split == "dev_mismatched":  # MNLI: HF's names, both in one results file
-            return {f"{k}_mm": v for k, v in values.items()}
-        return values
-
-    def combine(self, results: dict) -> dict:
-        """MNLI: the score is the mean of matched and mismatched accuracy, as the GLUE average counts it."""
-        if "score_mm" in results:
-            results = dict(results, score=(results["score"] + results.pop("score_mm")) / 2)
-        return results
-
-    def label_string(self, prediction) -> str:
-        if self.regression:
-            return f"{min(5.0, max(0.0, float(prediction))):.3f}"  # the leaderboard takes scores in [0, 5]
-        return self.sub.labels[int(prediction)]
-
-    def write_predictions(self, predictions, split):
-        ordered = in_order(predictions)
-        p, ex = ordered["prediction"], self.examples(split)
-        ex = Examples([ex.texts[i] for i in ordered["example_index"]], ex.labels[ordered["example_index"]],
-                      [ex.index[i] for i in ordered["example_index"]])
-        if split in dict(self.sub.test):
-            files = self.sub.submission or (f"{self.sub.folder}.tsv",)
-            names = dict(zip((s for s, _ in self.sub.test), files, strict=True))
-            path = os.path.join(self.predictions_dir(), "glue", names[split])
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            rows = [f"{i}\t{self.label_string(v)}" for i, v in zip(ex.index, p, strict=True)]
-            write_text(path, "index\tprediction\n" + "\n".join(rows) + "\n")
-        else:
-            rows = [f"{i}\t{self.label_string(v)}\t{self.label_string(g)}"
-                    for i, v, g in zip(ex.index, p, ex.labels, strict=True)]
-            write_text(os.path.join(self.predictions_dir(), f"{split}.tsv"),
-                       "index\tprediction\tlabel\n" + "\n".join(rows) + "\n")
+    def evaluators(self):
+        return (GlueScores(self), DevPredictionFile(self), SubmissionFiles(self))

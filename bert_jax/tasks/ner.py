@@ -4,28 +4,27 @@ mode) count them. Optional document context: the paper's "maximal document conte
 sentence's neighbours in its document fill the rest of the window (unlabelled).
 
 Sources (data/conll_data.py): CoNLL-2003 column files (``data.tag_scheme`` 'bio', or 'iob1' for the
-original eng.* files), TFDS ``conll2003`` or Hugging Face datasets (eriktks/conll2003). Predictions are
-written back in CoNLL format (the input columns + the predicted tag), which conlleval reads.
+original eng.* files), TFDS ``conll2003`` or Hugging Face datasets (eriktks/conll2003). Evaluators
+(tasks/ner_eval.py): entity scores, and the predictions written back in CoNLL format (the input columns +
+the predicted tag), which conlleval reads.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 
 import jax.numpy as jnp
 import numpy as np
 
-from bert_jax import metrics
 from bert_jax.data import conll_data, ner_windows
 from bert_jax.data.loaders import Features
 from bert_jax.data.ner_windows import IGNORE
 from bert_jax.data.readers import CONLL_TAGS, ConllSentence
-from bert_jax.io_utils import write_text
 from bert_jax.models.heads import TokenTaggingHead
 from bert_jax.tasks.base import register
 from bert_jax.tasks.finetune import FinetuneTask, in_order
 from bert_jax.tasks.losses import cross_entropy_with_integer_labels
+from bert_jax.tasks.ner_eval import ConllFile, EntityScores
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +86,9 @@ class NerTask(FinetuneTask):
                 "example_index": batch["example_index"]}
 
     # ------------------------------------------------------------------------------- host side
-    def word_tags(self, predictions, split) -> dict[int, list[str]]:
-        """Predicted tags of the words of each predicted sentence (all of them after a full pass);
-        words without sub-words (nothing left after normalisation) are 'O'."""
+    def postprocess(self, predictions, split) -> dict[int, list[str]]:
+        """Predicted tags of the words of each predicted sentence (all of them after a full pass), by
+        sentence index; words without sub-words (nothing left after normalisation) are 'O'."""
         sentences = self.sentences(split)
         tags = {}
         ordered = in_order(predictions)
@@ -100,23 +99,5 @@ class NerTask(FinetuneTask):
                 words[word] = self.labels[int(row[position])]
         return dict(sorted(tags.items()))
 
-    def evaluate(self, predictions, split):
-        by_sentence = self.word_tags(predictions, split)
-        predicted = list(by_sentence.values())
-        gold = [self.sentences(split)[i].tags for i in by_sentence]
-        out = metrics.entity_f1(gold, predicted)
-        flat_gold = [t for s in gold for t in s]
-        flat_pred = [t for s in predicted for t in s]
-        out["token_accuracy"] = float(np.mean([g == p for g, p in zip(flat_gold, flat_pred, strict=True)]))
-        return out
-
-    def write_predictions(self, predictions, split):
-        lines, document = [], None
-        sentences = self.sentences(split)
-        for i, tags in self.word_tags(predictions, split).items():
-            sentence = sentences[i]
-            if sentence.document != document and self.config.data.source == "files":
-                lines += ["-DOCSTART- -X- -X- O", ""]
-                document = sentence.document
-            lines += [" ".join([*cells, tag]) for cells, tag in zip(sentence.lines, tags, strict=True)] + [""]
-        write_text(os.path.join(self.predictions_dir(), f"{split}.conll"), "\n".join(lines))
+    def evaluators(self):
+        return (EntityScores(self), ConllFile(self, self.eval_splits + self.test_splits()))

@@ -1,7 +1,8 @@
 """SQuAD v1.1 and v2.0: extractive QA with start/end logits over question + context windows.
 
 Featurisation (windows, doc stride, offsets) is in data/squad_windows.py, answer selection (n-best,
-null odds) in tasks/squad_answers.py, EM/F1 and the null-threshold search in metrics.py. Sources
+null odds) in tasks/squad_answers.py (the task's postprocess), the evaluators in tasks/squad_eval.py, EM/F1
+and the null-threshold search in metrics.py. Sources
 (data/squad_data.py): the SQuAD JSON files in ``data.dir`` (``data.train_file`` / ``data.dev_file``), TFDS
 ``squad/v1.1`` / ``squad/v2.0`` or Hugging Face datasets (rajpurkar/squad, rajpurkar/squad_v2);
 ``data.train_articles`` / ``data.dev_articles`` ("start:stop") take a slice of the articles, to train on
@@ -19,21 +20,18 @@ null_odds.json, which evaluate-v2.0.py reads with --na-prob-file.
 from __future__ import annotations
 
 import logging
-import math
-import os
 
 import jax.numpy as jnp
 
-from bert_jax import metrics
 from bert_jax.data import squad_data, squad_windows
 from bert_jax.data.loaders import Features
 from bert_jax.data.readers import DataError, SquadExample, parse_articles
-from bert_jax.io_utils import write_json
 from bert_jax.models.heads import SpanHead
 from bert_jax.tasks.base import register
 from bert_jax.tasks.finetune import FinetuneTask, in_order
 from bert_jax.tasks.losses import cross_entropy_with_integer_labels
 from bert_jax.tasks.squad_answers import Answers, best_answers
+from bert_jax.tasks.squad_eval import NullThresholdSearch, PredictionFiles, SquadScores
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +52,6 @@ class SquadTask(FinetuneTask):
                           "dev": parse_articles(data.dev_articles, "dev_articles")}
         self._examples: dict[str, list[SquadExample]] = {}
         self._windows: dict[str, squad_windows.SquadWindows] = {}
-        self._answers: dict[str, tuple[dict, Answers]] = {}
 
     # ------------------------------------------------------------------------------------ data
     def examples(self, split: str) -> list[SquadExample]:
@@ -109,58 +106,21 @@ class SquadTask(FinetuneTask):
                 "example_index": batch["example_index"]}
 
     # ------------------------------------------------------------------------------- host side
-    def answers(self, predictions, split) -> Answers:
-        """Postprocessed answers of a prediction pass (cached for the pass: evaluate and
-        write_predictions see the same arrays)."""
-        # The cache holds the predictions object itself: comparing identity with a live object cannot be
-        # fooled by a new dict that reuses a freed one's id().
-        if self._answers.get(split, (None,))[0] is not predictions:
-            ordered = in_order(predictions)
-            windows = self.windows(split)
-            index = ordered["example_index"]
-            data = self.config.data
-            answers = best_answers(self.examples(split), windows.example[index], ordered["start_logits"],
-                                   ordered["end_logits"], windows.offsets[index], windows.max_context[index],
-                                   data.n_best_size, data.max_answer_length, with_null=self.version_2)
-            self._answers[split] = (predictions, answers)
-        return self._answers[split][1]
+    def postprocess(self, predictions, split) -> Answers:
+        """The n-best answers (and null odds) of each predicted question, from its windows' logits."""
+        ordered = in_order(predictions)
+        windows = self.windows(split)
+        index = ordered["example_index"]
+        data = self.config.data
+        return best_answers(self.examples(split), windows.example[index], ordered["start_logits"],
+                            ordered["end_logits"], windows.offsets[index], windows.max_context[index],
+                            data.n_best_size, data.max_answer_length, with_null=self.version_2)
 
-    def _gold(self, split: str, qids) -> dict[str, list[str]]:
+    def gold(self, split: str, qids) -> dict[str, list[str]]:
+        """The reference answers of the questions ``qids`` ([''] for an unanswerable one)."""
         by_id = {e.qid: e for e in self.examples(split)}
         return {q: ([t for t, _ in by_id[q].answers] if not by_id[q].is_impossible else [""]) for q in qids}
 
-    def threshold(self, answers: Answers, split: str) -> float | None:
-        """The null threshold applied to predictions: the configured one, or with
-        ``data.use_best_threshold`` the best-F1 threshold searched on this split."""
-        if not self.version_2:
-            return None
-        if self.config.data.use_best_threshold:
-            return self._search(answers, split)["best_f1_thresh"]
-        return float(self.config.data.null_score_diff_threshold)
-
-    def _search(self, answers: Answers, split: str) -> dict:
-        gold = self._gold(split, answers.text)
-        exact, f1 = metrics.squad_scores(answers.text, gold)
-        best_exact, exact_thresh = metrics.best_null_threshold(exact, answers.null_odds, gold, answers.text)
-        best_f1, f1_thresh = metrics.best_null_threshold(f1, answers.null_odds, gold, answers.text)
-        return {"best_exact": best_exact, "best_exact_thresh": exact_thresh, "best_f1": best_f1,
-                "best_f1_thresh": f1_thresh}
-
-    def evaluate(self, predictions, split):
-        answers = self.answers(predictions, split)
-        out = metrics.squad_evaluate(answers.predictions(self.threshold(answers, split)),
-                                     self._gold(split, answers.text))
-        if self.version_2:
-            out.update(self._search(answers, split), null_score_diff_threshold=self.threshold(answers, split))
-        return out
-
-    def write_predictions(self, predictions, split):
-        answers = self.answers(predictions, split)
-        directory = os.path.join(self.predictions_dir(), split)
-        os.makedirs(directory, exist_ok=True)
-        write_json(os.path.join(directory, "predictions.json"), answers.predictions(self.threshold(answers, split)))
-        write_json(os.path.join(directory, "nbest_predictions.json"), answers.nbest)
-        if self.version_2:
-            # +inf (no non-null span) as a large finite number: strict JSON readers reject Infinity.
-            odds = {q: (v if math.isfinite(v) else 1e30) for q, v in answers.null_odds.items()}
-            write_json(os.path.join(directory, "null_odds.json"), odds)
+    def evaluators(self):
+        scores = (SquadScores(self),) + ((NullThresholdSearch(self),) if self.version_2 else ())
+        return scores + (PredictionFiles(self),)

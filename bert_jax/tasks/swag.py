@@ -4,29 +4,26 @@ Each choice is one row ``[CLS] sent1 [SEP] sent2 + ' ' + ending [SEP]`` (as HF's
 "given sentence" + "possible continuation"); batches are [batch, 4, seq], the model flattens them to
 [batch·4, seq] and the head scores them back to [batch, 4]. Sources (data/swag_data.py): SWAG's released
 CSV files (train.csv, val.csv, test.csv) or Hugging Face datasets (allenai/swag); TFDS has no SWAG builder.
+Evaluators (tasks/swag_eval.py): accuracy, and predictions/<split>.csv with every choice's score.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 
 import jax.numpy as jnp
 import numpy as np
 
-from bert_jax import metrics
 from bert_jax.data import swag_data
 from bert_jax.data.loaders import Features
-from bert_jax.data.readers import SwagExample
-from bert_jax.io_utils import write_text
+from bert_jax.data.readers import SWAG_CHOICES, SwagExample
 from bert_jax.models.heads import MultipleChoiceHead
 from bert_jax.tasks.base import register
-from bert_jax.tasks.finetune import FinetuneTask, in_order
+from bert_jax.tasks.finetune import FinetuneTask
 from bert_jax.tasks.losses import cross_entropy_with_integer_labels
+from bert_jax.tasks.swag_eval import ChoicesFile, SwagAccuracy
 
 log = logging.getLogger(__name__)
-
-NUM_CHOICES = 4
 
 
 @register("swag")
@@ -50,11 +47,11 @@ class SwagTask(FinetuneTask):
 
     def featurize(self, split: str) -> Features:
         ex = self.examples(split)
-        contexts = [e.context for e in ex for _ in range(NUM_CHOICES)]
+        contexts = [e.context for e in ex for _ in range(SWAG_CHOICES)]
         endings = [f"{e.start} {ending}".strip() for e in ex for ending in e.endings]
         enc = self.tokenizer.encode_batch(contexts, endings, max_length=self.max_length, truncation=True,
                                           padding="max_length")
-        arrays = {k: enc[k].reshape(len(ex), NUM_CHOICES, -1) for k in ("input_ids", "token_type_ids",
+        arrays = {k: enc[k].reshape(len(ex), SWAG_CHOICES, -1) for k in ("input_ids", "token_type_ids",
                                                                          "attention_mask")}
         arrays["labels"] = np.array([-1 if e.label is None else e.label for e in ex], np.int32)
         return Features(arrays, arrays["attention_mask"].sum(-1).max(-1))
@@ -63,7 +60,7 @@ class SwagTask(FinetuneTask):
         return ("test",) if self.config.data.predict_test and swag_data.has_split("test", self.config.data) else ()
 
     def head(self):
-        return MultipleChoiceHead(self.model_config, NUM_CHOICES)
+        return MultipleChoiceHead(self.model_config, SWAG_CHOICES)
 
     def inputs(self, batch):
         return {k: batch[k] for k in ("input_ids", "token_type_ids", "attention_mask")}
@@ -77,16 +74,5 @@ class SwagTask(FinetuneTask):
         logits = outputs["logits"].astype(jnp.float32)
         return {"prediction": jnp.argmax(logits, -1), "logits": logits, "example_index": batch["example_index"]}
 
-    def evaluate(self, predictions, split):
-        ordered = in_order(predictions)
-        gold = np.array([e.label for e in self.examples(split)])[ordered["example_index"]]
-        return {"accuracy": metrics.accuracy(ordered["prediction"], gold)}
-
-    def write_predictions(self, predictions, split):
-        ordered = in_order(predictions)
-        lines = ["id,prediction," + ",".join(f"score{i}" for i in range(NUM_CHOICES))]
-        examples = self.examples(split)
-        for i, p, scores in zip(ordered["example_index"], ordered["prediction"], ordered["logits"], strict=True):
-            e = examples[i]
-            lines.append(f"{e.example_id},{int(p)}," + ",".join(f"{s:.6f}" for s in scores))
-        write_text(os.path.join(self.predictions_dir(), f"{split}.csv"), "\n".join(lines) + "\n")
+    def evaluators(self):
+        return (SwagAccuracy(self), ChoicesFile(self, self.eval_splits + self.test_splits()))

@@ -60,13 +60,14 @@ def our_stream_and_head(config, workdir: str):
     """bert_jax's training batches (a random-access dataset: step → batch) and its initial classifier."""
     import jax
 
-    from bert_jax import step, tasks, train
+    from bert_jax import run_plan, step, tasks, train
+    from bert_jax.data.loaders import host_batches
     from bert_jax.models.heads import BertWithHead
     from bert_jax.optim import create_optimizer, warmup_then_decay
 
     task = tasks.get(config.task.name)(config, workdir)
-    data = task.dataset("train")
-    total, warmup, per_epoch = train.schedule_steps(config, task)
+    data = host_batches(task, config, "train")
+    total, warmup, per_epoch = run_plan.schedule_steps(config, task)
     model = BertWithHead(task.model_config, task.head())
     tx = create_optimizer("adamw", warmup_then_decay(1.0, warmup, total, config.optim.schedule))
     example = {k: np.asarray(v)[:1] for k, v in data[0].items()}
