@@ -146,14 +146,13 @@ def compile_train_step(config, devices: list, hbm: float | None = None, vocab_si
 
     from bert_jax import flops, sharding
     from bert_jax import step as steps
-    from bert_jax.config_base import PRNG_IMPL_DEFAULT
     from bert_jax.models.heads import BertWithHead, PretrainingHeads
     from bert_jax.run_plan import check_batch_sizes, schedule_steps
     from bert_jax.tasks import pretrain
     from bert_jax.train import jit_train_step, optimizer_for, sharded_shapes
 
     check_supported(config)
-    mesh = sharding.make_mesh(dict(config.mesh), dict(config.dcn_mesh) if config.get("dcn_mesh") else None, devices)
+    mesh = sharding.make_mesh(dict(config.mesh), dict(config.dcn_mesh) or None, devices)
     check_batch_sizes(config, dict(mesh.shape))
     rules = sharding.get_rules(config.sharding)
     model_config = pretrain.pretraining_model_config(config, pretraining_vocab_size(config, vocab_size))
@@ -164,7 +163,7 @@ def compile_train_step(config, devices: list, hbm: float | None = None, vocab_si
     batch = pretrain.abstract_train_batch(config)
     example = {k: np.zeros((1, *v.shape[1:]), v.dtype) for k, v in batch.items()}  # init reads shapes only
     create = functools.partial(steps.create_state, model=model, tx=tx, example=example, task=task)
-    jax.config.update("jax_default_prng_impl", config.get("prng_impl", PRNG_IMPL_DEFAULT))
+    jax.config.update("jax_default_prng_impl", config.prng_impl)
     with sharding.mesh_context(mesh), nn.logical_axis_rules(rules):
         abstract = jax.eval_shape(lambda: create(jax.random.PRNGKey(0)))
         state_shardings = nn.logical_to_mesh_sharding(nn.get_partition_spec(abstract), mesh, rules)

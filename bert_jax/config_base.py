@@ -51,11 +51,46 @@ def model_overrides(config) -> dict:
     return {k: v for k, v in config.model.items() if k != "preset" and v is not None}
 
 
-def pretraining_config() -> ml_collections.ConfigDict:
+def run_config() -> ml_collections.ConfigDict:
+    """The keys every run has, pretraining and fine-tuning alike, each default written here once; a
+    family's factory below changes the ones its recipe sets differently."""
     c = ml_collections.ConfigDict()
-    c.task = ml_collections.ConfigDict({"name": "pretrain"})
     # BertConfig preset plus any BertConfig field (dtype, remat_policy, hidden_dropout_prob, ...).
     c.model = model_section()
+    c.optim = ml_collections.ConfigDict(dict(
+        name="adamw", learning_rate=5e-5, warmup_steps=0,
+        warmup_fraction=0.0,  # >0: warmup_steps = this fraction of total_steps (when warmup_steps is 0)
+        schedule="linear", power=1.0, weight_decay=0.01, b1=0.9, b2=0.999, eps=1e-6, clip_norm=1.0,
+        accumulate_steps=1,
+    ))
+    c.num_train_epochs = 0.0  # >0 with total_steps 0: the steps of this many passes over the training set
+    c.total_steps = 0
+    c.batch_size = 32  # global, in sequences (examples for fine-tuning)
+    c.eval_batch_size = 64
+    c.eval_batches = 0  # 0 = the whole eval split
+    c.num_devices = 0  # 0 = every device; n = the first n (debugging, single-device references)
+    c.mesh = ml_collections.ConfigDict({"data": -1, "fsdp": 1, "tensor": 1})
+    c.dcn_mesh = ml_collections.ConfigDict({})  # multi-slice: slices per axis
+    c.sharding = "dp"  # 'dp' | 'fsdp' | 'fsdp_tp'
+    c.log_every = 50
+    c.eval_every = -1  # -1: once per epoch
+    c.ckpt_every = -1  # -1: once per epoch
+    c.keep_checkpoints = 1
+    c.async_checkpointing = True
+    c.select_best = False  # final results and predictions from the best eval score (the task's selection metric)
+    c.init_from = ""  # HF dir, TF checkpoint dir or a bert_jax workdir: encoder weights
+    c.init_head = False  # also take the head from init_from (continued pretraining, phase 2)
+    c.seed = 0
+    c.prng_impl = PRNG_IMPL_DEFAULT  # threefry2x32 | rbg | unsafe_rbg (cheaper dropout masks on accelerators)
+    c.allow_config_change = False  # resume a workdir whose config.json differs from this config
+    c.nonfinite = "skip"  # NaN/Inf loss or gradients: skip the update and count it ('skip') or end the run ('stop')
+    return c
+
+
+def pretraining_config() -> ml_collections.ConfigDict:
+    """Google's pretraining recipe: Adam with Google's weight decay (bert_adam), lr 1e-4, 10k warmup steps."""
+    c = run_config()
+    c.task = ml_collections.ConfigDict({"name": "pretrain"})
     c.data = ml_collections.ConfigDict(dict(
         source="sentences",  # 'sentences' (Google's format) | 'plain' | 'tfds' | 'python_docstrings' (offline)
         paths="",  # comma-separated globs; for 'tfds' the dataset name, e.g. 'wikipedia/20230601.en'
@@ -77,41 +112,50 @@ def pretraining_config() -> ml_collections.ConfigDict:
         documents_per_block=100_000,
         pack_per_row=1,  # >1: pack up to this many consecutive pairs per row (segment ids, restarted positions)
     ))
-    c.optim = ml_collections.ConfigDict(dict(
-        name="bert_adam", learning_rate=1e-4, warmup_steps=10_000, schedule="linear", power=1.0,
-        weight_decay=0.01, b1=0.9, b2=0.999, eps=0.0, clip_norm=1.0, accumulate_steps=1,
-    ))
-    c.batch_size = 256  # global, in sequences
-    c.eval_batch_size = 64
-    c.eval_batches = 50  # 0 = the whole eval split
+    c.optim.update(name="bert_adam", learning_rate=1e-4, warmup_steps=10_000, eps=0.0)
+    c.batch_size = 256
+    c.eval_batches = 50
     c.total_steps = 1_000_000
-    c.num_devices = 0  # 0 = every device; n = the first n (debugging, single-device references)
-    c.mesh = ml_collections.ConfigDict({"data": -1, "fsdp": 1, "tensor": 1})
-    c.dcn_mesh = ml_collections.ConfigDict({})  # multi-slice: slices per axis
-    c.sharding = "fsdp"  # 'dp' | 'fsdp' | 'fsdp_tp'
-    c.log_every = 100
-    c.eval_every = 10_000
-    c.ckpt_every = 5_000
-    c.keep_checkpoints = 3
-    c.async_checkpointing = True
-    c.init_from = ""  # HF dir, TF checkpoint dir or a bert_jax workdir: encoder weights
-    c.init_head = False  # also take the head from init_from (continued pretraining, phase 2)
-    c.seed = 0
-    c.prng_impl = PRNG_IMPL_DEFAULT  # threefry2x32 | rbg | unsafe_rbg (cheaper dropout masks on accelerators)
-    c.allow_config_change = False  # resume a workdir whose config.json differs from this config
-    c.nonfinite = "skip"  # NaN/Inf loss or gradients: skip the update and count it ('skip') or end the run ('stop')
+    c.sharding = "fsdp"
+    c.log_every, c.eval_every, c.ckpt_every, c.keep_checkpoints = 100, 10_000, 5_000, 3
     return c
+
+
+# config.task beyond name and subtask: what defines a task (windows, answer selection, tag scheme), each
+# default written here once; the values are Google's run_squad / run_classifier and the CoNLL files'.
+TASK_SETTINGS = {
+    "squad": dict(
+        doc_stride=128,  # tokens between the starts of a context's windows (Google's meaning)
+        max_query_length=64,
+        out_of_span="cls",  # training windows without the answer: label [CLS] ('cls') or leave out ('drop')
+        n_best_size=20,
+        max_answer_length=30,
+        null_score_diff_threshold=0.0,  # v2.0: answer '' when null score − best span score > this
+        use_best_threshold=False,  # v2.0: apply the best-F1 threshold found on the evaluated split
+    ),
+    "ner": dict(
+        tag_scheme="bio",  # input tags: 'bio' (IOB2) | 'iob1' (the original eng.* files)
+        document_context=False,  # fill each window with neighbouring sentences of the document
+    ),
+}
 
 
 def finetuning_config(task: str) -> ml_collections.ConfigDict:
     """Defaults of every fine-tuning task: the paper's recipe (batch 32, 3 epochs, lr 5e-5 from
     {5e-5, 3e-5, 2e-5}, 10% linear warmup then linear decay, weight decay 0.01, dropout 0.1),
     with bias-corrected AdamW (as HF; ``optim.name='bert_adam'`` gives Google's exact optimizer) and
-    Google's decay counted from step 0 (``optim.schedule='linear_after_warmup'`` gives HF Trainer's)."""
-    c = ml_collections.ConfigDict()
-    c.task = ml_collections.ConfigDict({"name": task, "subtask": ""})
-    # With init_from, the encoder's size comes from there and preset is ignored; other fields override.
-    c.model = model_section()
+    Google's decay counted from step 0 (``optim.schedule='linear_after_warmup'`` gives HF Trainer's).
+    With init_from, the encoder's size comes from there and model.preset is ignored; other fields override.
+
+    ``config.task`` holds what defines the task (its name, subtask and a config file's task settings:
+    SQuAD's windows and answer selection, NER's tag scheme); ``config.data`` where and how its data is read.
+    """
+    c = run_config()
+    c.task = ml_collections.ConfigDict({
+        "name": task, "subtask": "",
+        "predict_test": True,  # write test-split predictions when the test file exists
+        **TASK_SETTINGS.get(task, {}),
+    })
     c.data = ml_collections.ConfigDict(dict(
         source="files",  # 'files' (the released layout in data.dir) | 'tfds' | 'hf' (Hugging Face datasets; GLUE)
         dir="",  # e.g. glue_data/RTE, the SWAG folder, the CoNLL-2003 folder
@@ -128,36 +172,11 @@ def finetuning_config(task: str) -> ml_collections.ConfigDict:
         pack_per_row=1,
         packed_row_multiple=8,
         train_limit=0,  # >0: a random subset of this many training examples (CPU experiments)
-        predict_test=True,  # write test-split predictions when the test file exists
         skip_malformed_rows=False,  # TSV rows with a wrong column count: error (False) or skip (True)
-        tag_scheme="bio",  # NER input tags: 'bio' (IOB2) | 'iob1' (the original eng.* files)
-        document_context=False,  # NER: fill each window with neighbouring sentences of the document
     ))
-    c.optim = ml_collections.ConfigDict(dict(
-        name="adamw", learning_rate=5e-5, warmup_steps=0, warmup_fraction=0.1, schedule="linear", power=1.0,
-        weight_decay=0.01, b1=0.9, b2=0.999, eps=1e-6, clip_norm=1.0, accumulate_steps=1,
-    ))
+    c.optim.warmup_fraction = 0.1
     c.num_train_epochs = 3.0
-    c.total_steps = 0  # 0: from num_train_epochs
-    c.batch_size = 32
-    c.eval_batch_size = 64
-    c.eval_batches = 0  # the whole dev split
-    c.num_devices = 0
-    c.mesh = ml_collections.ConfigDict({"data": -1, "fsdp": 1, "tensor": 1})
-    c.dcn_mesh = ml_collections.ConfigDict({})
-    c.sharding = "dp"
-    c.log_every = 50
-    c.eval_every = -1  # -1: once per epoch
-    c.ckpt_every = -1
-    c.keep_checkpoints = 1
-    c.async_checkpointing = True
-    c.select_best = True  # final results and predictions from the best dev score (task's official metric)
-    c.init_from = ""  # HF dir, TF checkpoint dir or a bert_jax workdir; the head starts fresh
-    c.init_head = False
-    c.seed = 0
-    c.prng_impl = PRNG_IMPL_DEFAULT  # threefry2x32 | rbg | unsafe_rbg (cheaper dropout masks on accelerators)
-    c.allow_config_change = False  # resume a workdir whose config.json differs from this config
-    c.nonfinite = "skip"  # NaN/Inf loss or gradients: skip the update and count it ('skip') or end the run ('stop')
+    c.select_best = True
     return c
 
 

@@ -9,18 +9,18 @@ import math
 
 import jax
 
-from bert_jax.config_base import PRNG_IMPL_DEFAULT, PRNG_IMPLS
+from bert_jax.config_base import PRNG_IMPLS
 
 
 def check_run_settings(config) -> None:
     """Errors in the run's own settings that need no compute: steps, policies, batch divisibility by the
     process count."""
-    if config.total_steps <= 0 and not config.get("num_train_epochs"):
+    if config.total_steps <= 0 and not config.num_train_epochs:
         raise ValueError(f"config.total_steps must be positive (or config.num_train_epochs set), got "
                          f"{config.total_steps}")
-    if config.get("nonfinite", "skip") not in ("skip", "stop"):
+    if config.nonfinite not in ("skip", "stop"):
         raise ValueError(f"config.nonfinite={config.nonfinite!r}; expected 'skip' or 'stop'")
-    prng_impl = config.get("prng_impl", PRNG_IMPL_DEFAULT)
+    prng_impl = config.prng_impl
     if prng_impl not in PRNG_IMPLS:
         raise ValueError(f"config.prng_impl={prng_impl!r}; expected one of {PRNG_IMPLS}")
     for name in ("batch_size", "eval_batch_size"):  # both are global: each process feeds its equal share
@@ -47,10 +47,10 @@ def schedule_steps(config, task) -> tuple[int, int, int]:
     """(total steps, warmup steps, steps per epoch): from ``num_train_epochs`` over the task's training
     examples when set (fine-tuning), else ``total_steps``; warmup as ``optim.warmup_fraction`` of the
     total when set, else ``optim.warmup_steps``. Steps per epoch is 0 for endless streams."""
-    epochs = config.get("num_train_epochs") or 0
+    epochs = config.num_train_epochs
     per_epoch = math.ceil(task.num_train_examples / config.batch_size) if epochs else 0
     total = math.ceil(epochs * task.num_train_examples / config.batch_size) if epochs else config.total_steps
-    fraction = config.optim.get("warmup_fraction") or 0
+    fraction = config.optim.warmup_fraction
     warmup = round(fraction * total) if fraction else config.optim.warmup_steps
     return total, warmup, per_epoch
 

@@ -22,7 +22,6 @@ from bert_jax import distributed, flops, pretrained, run_plan, sharding, tasks
 from bert_jax import step as steps
 from bert_jax import workdir as workdir_lib
 from bert_jax.checkpoint import BestCheckpoint, Checkpointer, PreemptionFlag, describe_error
-from bert_jax.config_base import PRNG_IMPL_DEFAULT
 from bert_jax.data.global_batches import to_global
 from bert_jax.data.loaders import host_batches
 from bert_jax.evaluation import evaluate, splits_read
@@ -74,7 +73,7 @@ def run(config, workdir: str) -> dict:
     os.makedirs(workdir, exist_ok=True)
     with workdir_lib.WorkdirLock(workdir) if jax.process_index() == 0 else contextlib.nullcontext():
         write_config = workdir_lib.check_stored_config(os.path.join(workdir, "config.json"), _config_dict(config),
-                                                config.get("allow_config_change", False))
+                                                config.allow_config_change)
         results = _run(config, workdir, write_config)
     # The processes leave together. At exit JAX's shutdown barrier gives the last process only 300 s, and
     # the end of a run is uneven: process 0 alone writes the prediction files and the plot (minutes for
@@ -88,7 +87,7 @@ def _run(config, workdir: str, write_config: bool) -> dict:
 
     # --- mesh: fails fast when the shape does not fit the devices
     devices = jax.devices()[: config.num_devices] if config.num_devices else None
-    mesh = sharding.make_mesh(dict(config.mesh), dict(config.dcn_mesh) if config.get("dcn_mesh") else None, devices)
+    mesh = sharding.make_mesh(dict(config.mesh), dict(config.dcn_mesh) or None, devices)
     distributed.connect_collectives(mesh)
     rules = sharding.get_rules(config.sharding)
     data_sharding = sharding.batch_sharding(mesh)
@@ -114,7 +113,7 @@ def _run(config, workdir: str, write_config: bool) -> dict:
     example = {k: np.asarray(v)[:1] for k, v in train_data[0].items()}
     create = functools.partial(steps.create_state, model=model, tx=tx, example=example, task=task)
     # Every key of the run (init, dropout) is of config.prng_impl: JAX reads the default when it makes one.
-    jax.config.update("jax_default_prng_impl", config.get("prng_impl", PRNG_IMPL_DEFAULT))
+    jax.config.update("jax_default_prng_impl", config.prng_impl)
     rng = jax.random.PRNGKey(config.seed)
     with sharding.mesh_context(mesh), nn.logical_axis_rules(rules):
         abstract = jax.eval_shape(create, rng)
@@ -138,7 +137,7 @@ def _run(config, workdir: str, write_config: bool) -> dict:
         eval_fn = jax.jit(functools.partial(steps.eval_step, model=model, task=task),
                           in_shardings=(state_shardings.params, data_sharding))
         best = None
-        if config.get("select_best") and task.selection_metric:
+        if config.select_best and task.selection_metric:
             best = BestCheckpoint(workdir, task.selection_metric)
         params_target = sharded_shapes(abstract.params, state_shardings.params)
         loop = Loop(config, workdir, task, evaluators, plan, train_fn, eval_fn, train_data, eval_sets, data_sharding,
@@ -243,7 +242,7 @@ class Loop:
         skipped = len(pending) - len(finite)
         first = done - len(pending) + 1
         if skipped:
-            if self.config.get("nonfinite", "skip") == "stop":
+            if self.config.nonfinite == "stop":
                 raise FloatingPointError(
                     f"non-finite loss or gradients at {skipped} of steps {first}..{done}; their updates were "
                     "skipped and no checkpoint holds a non-finite value. config.nonfinite='skip' goes on past "

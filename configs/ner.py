@@ -4,7 +4,7 @@
         --config.init_from=/ckpt/bert-base-cased --config.data.dir=conll2003
 
 The label is predicted on each word's first sub-word (others ignored); entity F1 as conlleval.
-``data.tag_scheme=iob1`` for the original eng.* files; ``data.document_context=True`` fills each
+``task.tag_scheme=iob1`` for the original eng.* files; ``task.document_context=True`` fills each
 window with the neighbouring sentences of the document, as the paper does (dev F1 96.4 for
 BERT-base, 96.6 for large, cased WordPiece; without document context the anchors fall short of it).
 The paper uses a cased model: with a Google TF checkpoint directory (no tokenizer_config.json) add
@@ -20,7 +20,7 @@ from bert_jax.config_base import finetuning_config, parse_arg, runlocal
 def get_config(arg=None):
     args = parse_arg(arg, runlocal=False, context=False)
     c = finetuning_config("ner")
-    c.data.document_context = args.context
+    c.task.document_context = args.context
     if args.runlocal:
         runlocal(c)
     return c

@@ -8,15 +8,15 @@ names through ``data.train_file`` / ``data.dev_file``), or ``--config.data.sourc
 ``squad/v1.1`` / ``squad/v2.0``. ``data.train_articles='0:16'`` and ``data.dev_articles='16:24'``
 take slices of the articles, e.g. to train and evaluate on different articles of one file.
 
-Windows: max_seq_length 384, doc_stride 128 (the step between window starts, as in Google's
+Windows: max_seq_length 384, task.doc_stride 128 (the step between window starts, as in Google's
 run_squad), max_query_length 64. Answers: n_best_size 20, max_answer_length 30.
 
 The paper's recipes (the defaults): v1.1 3 epochs, lr 5e-5, batch 32 (BERT-base dev EM/F1 80.8/88.5;
 Google's README: batch 12, lr 3e-5, 2 epochs → 81.25/88.41). v2.0 2 epochs, lr 5e-5, batch 48
 (BERT-large dev EM/F1 78.7/81.9). v2.0: the question is unanswered when the null odds exceed
-``data.null_score_diff_threshold``; every evaluation reports best_f1 and best_f1_thresh, the threshold
+``task.null_score_diff_threshold``; every evaluation reports best_f1 and best_f1_thresh, the threshold
 that would have been best on that split (Google's README: typically between -1 and -5), and
-``data.use_best_threshold=True`` applies it to the predictions.
+``task.use_best_threshold=True`` applies it to the predictions.
 
 Results: eval_results.json (exact, f1; v2.0 also HasAns_/NoAns_ and best_*), predictions/dev/
 predictions.json, nbest_predictions.json, null_odds.json (v2.0: evaluate-v2.0.py --na-prob-file).
@@ -37,13 +37,6 @@ def get_config(arg=None):
     c.data.train_articles = ""  # 'start:stop': a slice of the train file's articles ('' = all)
     c.data.dev_articles = ""
     c.data.max_seq_length = 384
-    c.data.doc_stride = 128
-    c.data.max_query_length = 64
-    c.data.out_of_span = "cls"  # training windows without the answer: label [CLS] ('cls') or leave out ('drop')
-    c.data.n_best_size = 20
-    c.data.max_answer_length = 30
-    c.data.null_score_diff_threshold = 0.0  # v2.0: answer '' when null score − best span score > this
-    c.data.use_best_threshold = False  # v2.0: apply the best-F1 threshold found on the evaluated split
     c.eval_batch_size = 64
     if args.version == 1:
         c.num_train_epochs, c.optim.learning_rate, c.batch_size = 3.0, 5e-5, 32
@@ -51,5 +44,5 @@ def get_config(arg=None):
         c.num_train_epochs, c.optim.learning_rate, c.batch_size = 2.0, 5e-5, 48
     if args.runlocal:
         runlocal(c)
-        c.data.max_seq_length, c.data.doc_stride, c.data.max_query_length = 64, 16, 16
+        c.data.max_seq_length, c.task.doc_stride, c.task.max_query_length = 64, 16, 16
     return c

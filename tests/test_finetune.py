@@ -330,7 +330,7 @@ def test_ner_windows_label_first_subwords_and_add_document_context(tmp_path, voc
     for tag, word in zip(("B-PER", "O", "B-LOC"), pieces, strict=True):
         expected += [CONLL_TAGS.index(tag)] + [IGNORE] * (len(word) - 1)
     assert list(labels) == expected + [IGNORE]
-    config.data.document_context = True
+    config.task.document_context = True
     context = NerTask(config, str(tmp_path)).features("dev")
     row = list(context.arrays["input_ids"][1][: context.lengths[1]])
     before, after = tok.split(["Before"])[0].ids, tok.split(["After"])[0].ids

@@ -291,7 +291,7 @@ def test_squad_v1_through_the_cli_writes_official_files(tmp_path, minilm_dir, sh
     cli("squad.py:runlocal", workdir, f"--config.data.vocab={minilm_dir}/vocab.txt", f"--config.data.dir={folder}",
         f"--config.data.train_file={name}", f"--config.data.dev_file={name}", "--config.data.train_articles=0:2",
         "--config.data.dev_articles=2:3", "--config.eval_batches=0", "--config.data.max_seq_length=128",
-        "--config.data.doc_stride=64")
+        "--config.task.doc_stride=64")
     results = json.loads((workdir / "eval_results.json").read_text())
     dev = read_squad_json(os.path.join(folder, name), slice(2, 3))
     predictions = json.loads((workdir / "predictions" / "dev" / "predictions.json").read_text())
@@ -319,7 +319,7 @@ def test_squad_v2_threshold_search_through_the_cli(tmp_path, minilm_dir, shared_
     common = [f"--config.data.vocab={minilm_dir}/vocab.txt", f"--config.data.dir={tmp_path}",
               "--config.data.train_file=v2.json", "--config.data.dev_file=v2.json",
               "--config.data.train_articles=0:2", "--config.data.dev_articles=2:3", "--config.eval_batches=0",
-              "--config.data.max_seq_length=128", "--config.data.doc_stride=64"]
+              "--config.data.max_seq_length=128", "--config.task.doc_stride=64"]
     cli("squad.py:version=2,runlocal", tmp_path / "run", *common)
     results = json.loads((tmp_path / "run" / "eval_results.json").read_text())
     odds = json.loads((tmp_path / "run" / "predictions" / "dev" / "null_odds.json").read_text())
@@ -329,7 +329,7 @@ def test_squad_v2_threshold_search_through_the_cli(tmp_path, minilm_dir, shared_
     assert all(predictions[q] == "" for q in predictions if odds[q] > 0.0)
     assert set(odds) == set(predictions) and results["HasAns_total"] + results["NoAns_total"] == len(odds)
 
-    cli("squad.py:version=2,runlocal", tmp_path / "best", *common, "--config.data.use_best_threshold=True")
+    cli("squad.py:version=2,runlocal", tmp_path / "best", *common, "--config.task.use_best_threshold=True")
     best = json.loads((tmp_path / "best" / "eval_results.json").read_text())
     assert best["null_score_diff_threshold"] == best["best_f1_thresh"] and best["f1"] == pytest.approx(best["best_f1"])
 
@@ -351,7 +351,8 @@ def test_a_long_document_is_answered_with_an_eval_batch_smaller_than_its_windows
     from bert_jax.tasks.squad import SquadTask
 
     config = squad_config("runlocal")
-    config.data.update(vocab=os.path.join(minilm_dir, "vocab.txt"), max_seq_length=64, doc_stride=16)
+    config.data.update(vocab=os.path.join(minilm_dir, "vocab.txt"), max_seq_length=64)
+    config.task.doc_stride = 16
     config.eval_batch_size = 2
     task = SquadTask(config, str(tmp_path))
     context = " ".join(f"w{i}" for i in range(150)) + " Paris is the answer."

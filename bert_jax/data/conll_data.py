@@ -1,5 +1,5 @@
 """CoNLL-2003's data, one reader per source: the released column files (train.txt / valid.txt / test.txt in
-``data.dir``; ``data.tag_scheme`` 'bio', or 'iob1' for the original eng.* files), TFDS ``conll2003``, or
+``data.dir``; tag scheme 'bio', or 'iob1' for the original eng.* files: ``task.tag_scheme``), TFDS ``conll2003``, or
 Hugging Face datasets (eriktks/conll2003, or a local copy in its parquet layout). ``read_split`` picks the
 reader from ``config.data.source``; tags come back as BIO strings.
 """
@@ -55,10 +55,11 @@ def has_split(split: str, data) -> bool:
     return True
 
 
-def read_split(split: str, data) -> list[ConllSentence]:
-    """One split ('train', 'dev', 'test') from ``data.source``: 'files', 'tfds' or 'hf'."""
-    if data.tag_scheme not in ("bio", "iob1"):
-        raise ValueError(f"config.data.tag_scheme={data.tag_scheme!r}; expected 'bio' or 'iob1'")
+def read_split(split: str, data, tag_scheme: str = "bio") -> list[ConllSentence]:
+    """One split ('train', 'dev', 'test') from ``data.source``: 'files', 'tfds' or 'hf'; ``tag_scheme`` is
+    the tags' scheme in the source ('iob1' tags are converted to BIO)."""
+    if tag_scheme not in ("bio", "iob1"):
+        raise ValueError(f"config.task.tag_scheme={tag_scheme!r}; expected 'bio' or 'iob1'")
     if data.source == "tfds":
         out = read_conll_tfds(TFDS_SPLITS[split], data.tfds_data_dir)
     elif data.source == "hf":
@@ -69,7 +70,7 @@ def read_split(split: str, data) -> list[ConllSentence]:
         out = read_conll(os.path.join(data.dir, FILES[split]))
     else:
         raise ValueError(f"config.data.source={data.source!r}; expected 'files', 'tfds' or 'hf'")
-    if data.tag_scheme == "iob1":
+    if tag_scheme == "iob1":
         for s in out:
             s.tags = iob1_to_bio(s.tags)
     return out

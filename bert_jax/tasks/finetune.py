@@ -57,7 +57,7 @@ def model_config_for(config, vocab_size: int) -> BertConfig:
 class FinetuneTask(Task):
     """Base of GLUE, SQuAD, SWAG and NER: subclasses implement ``featurize(split) -> Features``, the head,
     loss and predictions, and their evaluators. ``eval_splits`` are scored at every evaluation;
-    ``test_splits()`` (test files that exist, with ``data.predict_test``) are only predicted at the end;
+    ``test_splits()`` (test files that exist, with ``task.predict_test``) are only predicted at the end;
     ``selection_metric`` picks the best checkpoint (higher is better). Evaluators read the predictions of
     real examples in example order (``postprocess``)."""
 

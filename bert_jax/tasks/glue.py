@@ -75,7 +75,7 @@ class GlueTask(FinetuneTask):
         return Features(arrays, enc["attention_mask"].sum(-1))
 
     def test_splits(self) -> tuple[str, ...]:
-        if not self.config.data.predict_test:
+        if not self.config.task.predict_test:
             return ()
         return tuple(s for s, _ in self.sub.test if glue_data.has_split(self.subtask, self.sub, s, self.config.data))
 

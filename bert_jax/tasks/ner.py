@@ -3,7 +3,7 @@ in the loss (-1) and in prediction. Entity precision/recall/F1 as conlleval (and
 mode) count them. Optional document context: the paper's "maximal document context", i.e. the
 sentence's neighbours in its document fill the rest of the window (unlabelled).
 
-Sources (data/conll_data.py): CoNLL-2003 column files (``data.tag_scheme`` 'bio', or 'iob1' for the
+Sources (data/conll_data.py): CoNLL-2003 column files (``task.tag_scheme`` 'bio', or 'iob1' for the
 original eng.* files), TFDS ``conll2003`` or Hugging Face datasets (eriktks/conll2003). Evaluators
 (tasks/ner_eval.py): entity scores, and the predictions written back in CoNLL format (the input columns +
 the predicted tag), which conlleval reads.
@@ -35,8 +35,8 @@ class NerTask(FinetuneTask):
 
     def __init__(self, config, workdir: str):
         super().__init__(config, workdir)
-        if config.data.tag_scheme not in ("bio", "iob1"):  # checked before any file is read
-            raise ValueError(f"config.data.tag_scheme={config.data.tag_scheme!r}; expected 'bio' or 'iob1'")
+        if config.task.tag_scheme not in ("bio", "iob1"):  # checked before any file is read
+            raise ValueError(f"config.task.tag_scheme={config.task.tag_scheme!r}; expected 'bio' or 'iob1'")
         self.labels = CONLL_TAGS
         self._sentences: dict[str, list[ConllSentence]] = {}
         self._word_positions: dict[str, list[tuple[int, np.ndarray]]] = {}  # per feature: (sentence, first pieces)
@@ -45,7 +45,7 @@ class NerTask(FinetuneTask):
     # ------------------------------------------------------------------------------------ data
     def sentences(self, split: str) -> list[ConllSentence]:
         if split not in self._sentences:
-            out = conll_data.read_split(split, self.config.data)
+            out = conll_data.read_split(split, self.config.data, self.config.task.tag_scheme)
             if split == "train":
                 out = [out[i] for i in self.limit(len(out))]
             self._sentences[split] = out
@@ -54,16 +54,15 @@ class NerTask(FinetuneTask):
 
     def featurize(self, split: str) -> Features:
         windows = ner_windows.featurize(self.sentences(split), self._pieces, self.labels, self.tokenizer,
-                                        self.max_length, self.config.data.document_context)
+                                        self.max_length, self.config.task.document_context)
         self._word_positions[split] = windows.word_positions
         return Features(windows.arrays, windows.arrays["attention_mask"].sum(-1),
                         seq_keys=("input_ids", "token_type_ids", "attention_mask", "labels"))
 
     def test_splits(self):
-        data = self.config.data
-        if not data.predict_test:
+        if not self.config.task.predict_test:
             return ()
-        return ("test",) if conll_data.has_split("test", data) else ()
+        return ("test",) if conll_data.has_split("test", self.config.data) else ()
 
     # ------------------------------------------------------------------------------- model side
     def head(self):

@@ -9,7 +9,7 @@ and the null-threshold search in metrics.py. Sources
 some articles of a file and evaluate on others.
 
 Results (official names): exact, f1 (and the v2.0 HasAns_/NoAns_ breakdown) at
-``data.null_score_diff_threshold``; for v2.0 also best_exact, best_exact_thresh, best_f1 and
+``task.null_score_diff_threshold``; for v2.0 also best_exact, best_exact_thresh, best_f1 and
 best_f1_thresh, the official evaluate-v2.0 search of the threshold, run on the best non-null answers
 (so that it can find any threshold, not only those above the one the predictions were cut at).
 An epoch is one pass over the training windows (as HF's Trainer counts; Google's run_squad counts
@@ -45,9 +45,9 @@ class SquadTask(FinetuneTask):
         if config.task.subtask not in VERSIONS:
             raise ValueError(f"config.task.subtask={config.task.subtask!r}; expected one of {VERSIONS}")
         self.version_2 = config.task.subtask == "v2.0"
+        if config.task.doc_stride < 1:
+            raise ValueError(f"config.task.doc_stride={config.task.doc_stride}; expected ≥ 1")
         data = config.data
-        if data.doc_stride < 1:
-            raise ValueError(f"config.data.doc_stride={data.doc_stride}; expected ≥ 1")
         self._articles = {"train": parse_articles(data.train_articles, "train_articles"),
                           "dev": parse_articles(data.dev_articles, "dev_articles")}
         self._examples: dict[str, list[SquadExample]] = {}
@@ -68,10 +68,10 @@ class SquadTask(FinetuneTask):
 
     def windows(self, split: str) -> squad_windows.SquadWindows:
         if split not in self._windows:
-            data = self.config.data
+            task = self.config.task
             self._windows[split] = squad_windows.featurize(
-                self.examples(split), self.tokenizer, self.max_length, data.doc_stride, data.max_query_length,
-                training=split == "train", out_of_span=data.out_of_span)
+                self.examples(split), self.tokenizer, self.max_length, task.doc_stride, task.max_query_length,
+                training=split == "train", out_of_span=task.out_of_span)
         return self._windows[split]
 
     def featurize(self, split: str) -> Features:
@@ -111,10 +111,10 @@ class SquadTask(FinetuneTask):
         ordered = in_order(predictions)
         windows = self.windows(split)
         index = ordered["example_index"]
-        data = self.config.data
+        task = self.config.task
         return best_answers(self.examples(split), windows.example[index], ordered["start_logits"],
                             ordered["end_logits"], windows.offsets[index], windows.max_context[index],
-                            data.n_best_size, data.max_answer_length, with_null=self.version_2)
+                            task.n_best_size, task.max_answer_length, with_null=self.version_2)
 
     def gold(self, split: str, qids) -> dict[str, list[str]]:
         """The reference answers of the questions ``qids`` ([''] for an unanswerable one)."""

@@ -25,13 +25,13 @@ def threshold_search(task, answers: Answers, split: str) -> dict:
 
 
 def null_threshold(task, answers: Answers, split: str) -> float | None:
-    """The null threshold applied to the predictions (v2.0): data.null_score_diff_threshold, or with
-    ``data.use_best_threshold`` the best-F1 threshold searched on this split."""
+    """The null threshold applied to the predictions (v2.0): task.null_score_diff_threshold, or with
+    ``task.use_best_threshold`` the best-F1 threshold searched on this split."""
     if not task.version_2:
         return None
-    if task.config.data.use_best_threshold:
+    if task.config.task.use_best_threshold:
         return threshold_search(task, answers, split)["best_f1_thresh"]
-    return float(task.config.data.null_score_diff_threshold)
+    return float(task.config.task.null_score_diff_threshold)
 
 
 class SquadScores(Evaluator):

@@ -57,7 +57,7 @@ class SwagTask(FinetuneTask):
         return Features(arrays, arrays["attention_mask"].sum(-1).max(-1))
 
     def test_splits(self):
-        return ("test",) if self.config.data.predict_test and swag_data.has_split("test", self.config.data) else ()
+        return ("test",) if self.config.task.predict_test and swag_data.has_split("test", self.config.data) else ()
 
     def head(self):
         return MultipleChoiceHead(self.model_config, SWAG_CHOICES)

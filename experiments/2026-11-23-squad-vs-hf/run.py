@@ -55,7 +55,7 @@ def run_ours(seed: int, out: str, data_file: str = FILE, version: int = 1, init_
            f"--config.data.dir={os.path.dirname(data_file)}", f"--config.data.train_file={os.path.basename(data_file)}",
            f"--config.data.dev_file={os.path.basename(data_file)}", "--config.data.train_articles=0:16",
            "--config.data.dev_articles=16:24", f"--config.data.max_seq_length={MAX_LEN}",
-           f"--config.data.doc_stride={STRIDE}", f"--config.seed={seed}", f"--config.optim.learning_rate={LR}",
+           f"--config.task.doc_stride={STRIDE}", f"--config.seed={seed}", f"--config.optim.learning_rate={LR}",
            f"--config.batch_size={BATCH}", f"--config.num_train_epochs={epochs}",
            "--config.optim.schedule=linear_after_warmup", *extra]
     start = time.time()
