@@ -309,11 +309,9 @@ def test_a_nonfinite_step_is_skipped_counted_and_never_saved(tmp_path, data_dir,
     steps 1, 2 and 4's updates; with the same data minus the poison, a 2-step run gives step 2's params,
     which the poisoned run holds at its step-3 checkpoint. metrics.jsonl counts the skipped step;
     nonfinite='stop' ends the run with a clear error instead."""
-    from bert_jax.tasks.pretrain import PretrainTask
-
-    original = PretrainTask.dataset
-    monkeypatch.setattr(PretrainTask, "dataset", lambda self, split: _Poisoned(original(self, split), [2])
-                        if split == "train" else original(self, split))
+    original = train.host_batches
+    monkeypatch.setattr(train, "host_batches", lambda task, config, split: _Poisoned(
+        original(task, config, split), [2]) if split == "train" else original(task, config, split))
     common = {"data.dir": data_dir, "log_every": 1, "eval_every": 100, "ckpt_every": 1, "keep_checkpoints": 5,
               "optim.schedule": "constant", "optim.warmup_steps": 0, "async_checkpointing": False}
     poisoned = str(tmp_path / "poisoned")
