@@ -149,3 +149,32 @@ def test_eval_batches_cover_each_example_once_and_mark_padding():
     assert (gathered["example_index"] == -1).sum() == 3
     ordered = in_order(gathered)
     assert list(ordered["example_index"]) == list(range(21)) and list(ordered["labels"]) == list(range(21))
+
+
+def test_token_features_are_padded_once_per_batch_as_the_tokenizer_pads(minilm_dir):
+    """Unpadded rows (RaggedRows) padded per batch equal the tokenizer's own max_length padding cut to the
+    batch's width, for sentence pairs and for multiple choice (4 rows per example); packing reads the same
+    unpadded tokens."""
+    from bert_jax.data.loaders import RaggedRows, token_features
+    from bert_jax.data.tokenizer import load_tokenizer
+
+    tokenizer = load_tokenizer(os.path.join(minilm_dir, "vocab.txt"))
+    firsts = ["A short one.", "A somewhat longer sentence, with a comma and more words in it.", "Hi", "Two words"]
+    seconds = ["And its pair.", "Short.", "There is a long second sentence here, truncated to fit the row.", "x"]
+    padded = tokenizer.encode_batch(firsts, seconds, max_length=24, truncation=True, padding="max_length")
+    features = token_features(tokenizer.encode_many(firsts, seconds, 24), tokenizer.pad_id, {"labels": np.arange(4)})
+    np.testing.assert_array_equal(features.lengths, padded["attention_mask"].sum(-1))
+    index = np.array([2, 0, 1])
+    width = int(features.lengths[index].max())
+    batch = features.take(index, width)
+    for name in ("input_ids", "token_type_ids", "attention_mask"):
+        assert isinstance(features.arrays[name], RaggedRows)
+        np.testing.assert_array_equal(batch[name], padded[name][index, :width], err_msg=name)
+    np.testing.assert_array_equal(features.tokens("input_ids", 3), padded["input_ids"][3, :features.lengths[3]])
+
+    choices = token_features(tokenizer.encode_many(firsts * 2, seconds * 2, 24), 7, {"labels": np.arange(2)},
+                             per_example=4)
+    assert choices.rows_per_example == 4 and len(choices) == 2
+    out = choices.take(np.array([1]), 30)["input_ids"]  # [1, 4, 30]; pad_id 7 fills past each row
+    np.testing.assert_array_equal(out[0, :, :24], np.where(padded["attention_mask"] > 0, padded["input_ids"], 7))
+    assert np.all(out[0, :, 24:] == 7)

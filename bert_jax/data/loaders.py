@@ -18,21 +18,80 @@ import numpy as np
 from bert_jax.data.packing import pack_lengths, pack_rows
 
 
+@dataclasses.dataclass(frozen=True)
+class RaggedRows:
+    """Token rows of different lengths stored flat, unpadded: row r is ``values[starts[r]:starts[r + 1]]``.
+    ``per_example`` rows belong to each example (the choices of multiple choice), so example i owns rows
+    [i·per_example, (i+1)·per_example). A batch pads them once, to its own width, with ``fill``."""
+
+    values: np.ndarray  # [total tokens] int32
+    starts: np.ndarray  # [rows + 1]
+    per_example: int = 1
+    fill: int = 0
+
+    @classmethod
+    def from_rows(cls, rows, per_example: int = 1, fill: int = 0) -> "RaggedRows":
+        lengths = np.array([len(r) for r in rows], np.int64)
+        values = np.concatenate([np.asarray(r, np.int32) for r in rows]) if rows else np.zeros(0, np.int32)
+        return cls(values, np.concatenate([[0], np.cumsum(lengths)]), per_example, fill)
+
+    def row(self, r: int) -> np.ndarray:
+        return self.values[self.starts[r]:self.starts[r + 1]]
+
+    def padded(self, index: np.ndarray, width: int) -> np.ndarray:
+        """Examples ``index`` as [len(index), (per_example,) width], each row cut at ``width``."""
+        rows = (np.asarray(index)[:, None] * self.per_example + np.arange(self.per_example)).ravel()
+        out = np.full((len(rows), width), self.fill, np.int32)
+        for j, r in enumerate(rows):
+            row = self.row(int(r))[:width]
+            out[j, :len(row)] = row
+        return out.reshape(len(index), width) if self.per_example == 1 else out.reshape(len(index), -1, width)
+
+
 @dataclasses.dataclass
 class Features:
-    """A featurized split. ``arrays`` share the leading example axis [N, ...]; the keys in ``seq_keys``
-    end in a token axis of length max_seq_length, cut per batch to the batch's width (``bucket_width``).
+    """A featurized split. ``arrays`` share the leading example axis [N, ...]; the keys in ``seq_keys`` are
+    token rows: ``RaggedRows`` (unpadded, padded once per batch to the batch's width, ``bucket_width``) or
+    arrays whose last axis is max_seq_length (windows made padded: SQuAD, NER), cut per batch to the width.
     ``lengths`` [N]: real tokens of each example (the longest choice for multiple choice)."""
 
-    arrays: dict[str, np.ndarray]
+    arrays: dict[str, np.ndarray | RaggedRows]
     lengths: np.ndarray
     seq_keys: tuple[str, ...] = ("input_ids", "token_type_ids", "attention_mask")
 
     def __len__(self) -> int:
         return len(self.lengths)
 
+    @property
+    def rows_per_example(self) -> int:
+        ids = self.arrays["input_ids"]
+        return ids.per_example if isinstance(ids, RaggedRows) else int(np.prod(ids.shape[1:-1], dtype=np.int64))
+
     def take(self, index: np.ndarray, width: int) -> dict[str, np.ndarray]:
-        return {k: (v[index, ..., :width] if k in self.seq_keys else v[index]) for k, v in self.arrays.items()}
+        def one(k, v):
+            if isinstance(v, RaggedRows):
+                return v.padded(index, width)
+            return v[index, ..., :width] if k in self.seq_keys else v[index]
+
+        return {k: one(k, v) for k, v in self.arrays.items()}
+
+    def tokens(self, name: str, i: int) -> np.ndarray:
+        """The real tokens of example i (one row per example) in sequence ``name``, unpadded."""
+        v = self.arrays[name]
+        return v.row(i) if isinstance(v, RaggedRows) else v[i, :self.lengths[i]]
+
+
+def token_features(encodings, pad_id: int, per_example_arrays: dict[str, np.ndarray],
+                   per_example: int = 1) -> Features:
+    """Features of tokenizer encodings (``per_example`` consecutive ones per example, e.g. SWAG's choices),
+    unpadded: input_ids, token_type_ids and attention_mask as RaggedRows; ``lengths`` the longest row of each
+    example."""
+    ids = RaggedRows.from_rows([e.input_ids for e in encodings], per_example, fill=pad_id)
+    arrays = {"input_ids": ids,
+              "token_type_ids": RaggedRows.from_rows([e.token_type_ids for e in encodings], per_example),
+              "attention_mask": RaggedRows.from_rows([[1] * len(e.input_ids) for e in encodings], per_example)}
+    lengths = np.diff(ids.starts).reshape(-1, per_example).max(-1)
+    return Features({**arrays, **per_example_arrays}, lengths)
 
 
 def bucket_width(length: int, max_length: int, multiple: int) -> int:
@@ -94,9 +153,11 @@ class PackedTrainBatches(TrainBatches):
         rows = [[int(index[j]) for j in row] for row in pack_lengths(lengths, self.max_length, self.max_per_row)]
         count = -(-len(rows) // self.row_multiple) * self.row_multiple
         arrays = self.features.arrays
-        tokens = {int(i): arrays["input_ids"][i, :n] for i, n in zip(index, lengths, strict=True)}
-        types = {int(i): arrays["token_type_ids"][i, :n] for i, n in zip(index, lengths, strict=True)}
-        batch = pack_rows(tokens, types, rows + [[]] * (count - len(rows)), self.max_length, self.max_per_row)
+        tokens = {int(i): self.features.tokens("input_ids", i) for i in index}
+        types = {int(i): self.features.tokens("token_type_ids", i) for i in index}
+        pad_id = arrays["input_ids"].fill if isinstance(arrays["input_ids"], RaggedRows) else 0
+        batch = pack_rows(tokens, types, rows + [[]] * (count - len(rows)), self.max_length, self.max_per_row,
+                          pad_id)
         slot = batch.pop("example_index")
         filled = slot >= 0
         for name, values in arrays.items():

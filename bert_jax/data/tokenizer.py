@@ -132,6 +132,16 @@ class Tokenizer:
         pieces = self._split_batch(texts)
         return self._assemble(pieces[0], pieces[1] if pair is not None else None, max_length, truncation, padding)
 
+    def encode_many(self, texts: Sequence[str], pairs: Sequence[str] | None = None, max_length: int | None = None,
+                    truncation: bool | str = True) -> list[Encoding]:
+        """Encodes many examples, unpadded (the featurizers pad once, per batch); arguments as ``encode_batch``."""
+        if pairs is not None and len(pairs) != len(texts):
+            raise ValueError(f"encode_batch: {len(texts)} texts but {len(pairs)} pairs")
+        split = self._split_batch(list(texts) + (list(pairs) if pairs is not None else []))
+        n = len(texts)
+        return [self._assemble(split[i], split[n + i] if pairs is not None else None, max_length, truncation, False)
+                for i in range(n)]
+
     def encode_batch(self, texts: Sequence[str], pairs: Sequence[str] | None = None, max_length: int | None = None,
                      truncation: bool | str = True, padding: str = "longest", return_offsets: bool = False
                      ) -> dict[str, np.ndarray]:
@@ -144,18 +154,12 @@ class Tokenizer:
           return_offsets: also return offsets [batch, length, 2], sequence_ids and word_ids
             [batch, length] (-1 where None).
         """
-        if pairs is not None and len(pairs) != len(texts):
-            raise ValueError(f"encode_batch: {len(texts)} texts but {len(pairs)} pairs")
         if padding not in ("longest", "max_length"):
             raise ValueError(f"padding={padding!r}; expected 'longest' or 'max_length'")
         if padding == "max_length" and max_length is None:
             raise ValueError("padding='max_length' needs max_length")
-        split = self._split_batch(list(texts) + (list(pairs) if pairs is not None else []))
-        n = len(texts)
-        encodings = [
-            self._assemble(split[i], split[n + i] if pairs is not None else None, max_length, truncation, False)
-            for i in range(n)
-        ]
+        encodings = self.encode_many(texts, pairs, max_length, truncation)
+        n = len(encodings)
         width = max_length if padding == "max_length" else max((len(e.input_ids) for e in encodings), default=0)
         out = {k: np.zeros((n, width), np.int32) for k in ("input_ids", "token_type_ids", "attention_mask")}
         if self.pad_id:

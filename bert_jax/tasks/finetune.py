@@ -109,7 +109,7 @@ class FinetuneTask(Task):
 
     def flops_per_example(self) -> float:
         """Train FLOPs (3× forward) of one full-length example (all its choices)."""
-        rows = self.features("train").arrays["input_ids"].size // (len(self.features("train")) * self.max_length)
+        rows = self.features("train").rows_per_example
         return 3 * rows * self.max_length * flops.encoder_flops_per_token(self.model_config, self.max_length)
 
     def flops_per_batch(self, batch: dict) -> float:

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 
 from bert_jax.data import glue_data
 from bert_jax.data.glue_data import SUBTASKS, Examples, subtask_name
-from bert_jax.data.loaders import Features
+from bert_jax.data.loaders import Features, token_features
 from bert_jax.data.packing import PACKING_KEYS
 from bert_jax.models.heads import SequenceClassificationHead
 from bert_jax.tasks.base import register
@@ -68,11 +68,8 @@ class GlueTask(FinetuneTask):
         ex = self.examples(split)
         firsts = [t[0] for t in ex.texts]
         seconds = [t[1] for t in ex.texts] if len(self.sub.text_columns) == 2 else None
-        enc = self.tokenizer.encode_batch(firsts, seconds, max_length=self.max_length, truncation=True,
-                                          padding="max_length")
-        arrays = {k: enc[k] for k in ("input_ids", "token_type_ids", "attention_mask")}
-        arrays["labels"] = ex.labels
-        return Features(arrays, enc["attention_mask"].sum(-1))
+        return token_features(self.tokenizer.encode_many(firsts, seconds, self.max_length), self.tokenizer.pad_id,
+                              {"labels": ex.labels})
 
     def test_splits(self) -> tuple[str, ...]:
         if not self.config.task.predict_test:

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bert_jax.data import swag_data
-from bert_jax.data.loaders import Features
+from bert_jax.data.loaders import Features, token_features
 from bert_jax.data.readers import SWAG_CHOICES, SwagExample
 from bert_jax.models.heads import MultipleChoiceHead
 from bert_jax.tasks.base import register
@@ -49,12 +49,9 @@ class SwagTask(FinetuneTask):
         ex = self.examples(split)
         contexts = [e.context for e in ex for _ in range(SWAG_CHOICES)]
         endings = [f"{e.start} {ending}".strip() for e in ex for ending in e.endings]
-        enc = self.tokenizer.encode_batch(contexts, endings, max_length=self.max_length, truncation=True,
-                                          padding="max_length")
-        arrays = {k: enc[k].reshape(len(ex), SWAG_CHOICES, -1) for k in ("input_ids", "token_type_ids",
-                                                                         "attention_mask")}
-        arrays["labels"] = np.array([-1 if e.label is None else e.label for e in ex], np.int32)
-        return Features(arrays, arrays["attention_mask"].sum(-1).max(-1))
+        labels = np.array([-1 if e.label is None else e.label for e in ex], np.int32)
+        return token_features(self.tokenizer.encode_many(contexts, endings, self.max_length), self.tokenizer.pad_id,
+                              {"labels": labels}, per_example=SWAG_CHOICES)
 
     def test_splits(self):
         return ("test",) if self.config.task.predict_test and swag_data.has_split("test", self.config.data) else ()
