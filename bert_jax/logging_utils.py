@@ -7,6 +7,8 @@ import json
 import logging
 import os
 import sys
+import time
+from typing import Callable
 
 log = logging.getLogger("bert_jax")
 
@@ -30,6 +32,37 @@ def _summary_writer_class():
 _CONSOLE_KEYS = ("loss", "mlm_accuracy", "nsp_accuracy", "learning_rate", "step_time", "tokens_per_second", "mfu")
 
 
+def format_duration(seconds: float) -> str:
+    """12 s, 3m05s, 2h07m: what a progress line shows."""
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+class Progress:
+    """Steps done of the run, percent, and the time left at the pace since the first report of this
+    process (so the first step's compilation does not inflate it; evaluations and checkpoints in between
+    are part of the pace, as they will be of the time left)."""
+
+    def __init__(self, total_steps: int, clock: Callable[[], float] = time.perf_counter):
+        self.total, self.clock = total_steps, clock
+        self._since: tuple[int, float] | None = None
+
+    def describe(self, done: int) -> str:
+        now = self.clock()
+        text = f"{done}/{self.total} {100 * done / self.total:.0f}%"
+        if self._since is None:
+            self._since = (done, now)
+            return text
+        first, then = self._since
+        if done <= first:
+            return text
+        return f"{text} eta {format_duration((now - then) / (done - first) * (self.total - done))}"
+
+
 class MetricsLogger:
     """Writes on process 0 only (the values are global: every process holds the same ones); with
     ``enabled=False`` (the other processes) it does nothing, so one run has one log."""
@@ -43,7 +76,9 @@ class MetricsLogger:
         self._file = open(self.path, "a", encoding="utf-8")
         self._writer = SummaryWriter(os.path.join(workdir, "tensorboard"))
 
-    def write(self, step: int, split: str, values: dict) -> None:
+    def write(self, step: int, split: str, values: dict, progress: str = "") -> None:
+        """One record of metrics.jsonl and TensorBoard; the console line adds ``progress`` (e.g.
+        '500/1500 33% eta 3m20s')."""
         if not self.enabled:
             return
         self._file.write(json.dumps({"step": step, "split": split, **values}) + "\n")
@@ -55,7 +90,7 @@ class MetricsLogger:
         shown = [f"{k}={_fmt(values[k])}" for k in _CONSOLE_KEYS if k in values]
         if split != "train":
             shown = [f"{k}={_fmt(v)}" for k, v in values.items()]
-        log.info("step %d %s %s", step, split, " ".join(shown))
+        log.info("step %s %s %s", progress or step, split, " ".join(shown))
 
     def close(self) -> None:
         if not self.enabled:

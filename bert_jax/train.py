@@ -26,7 +26,7 @@ from bert_jax.data.global_batches import to_global
 from bert_jax.data.loaders import host_batches
 from bert_jax.evaluation import evaluate, splits_read
 from bert_jax.io_utils import write_json
-from bert_jax.logging_utils import MetricsLogger, plot_curves
+from bert_jax.logging_utils import MetricsLogger, Progress, plot_curves
 from bert_jax.models.heads import BertWithHead
 from bert_jax.optim import create_optimizer, warmup_then_decay
 
@@ -186,6 +186,7 @@ class Loop:
         config, plan = self.config, self.plan
         preemption = PreemptionFlag()
         logger = MetricsLogger(self.workdir, enabled=jax.process_index() == 0)
+        progress = Progress(plan.total_steps)
         device_kind = jax.devices()[0].device_kind
         start = int(state.step)
         pending, real_tokens, step_flops = [], 0, 0.0
@@ -208,7 +209,7 @@ class Loop:
                     utilisation = flops.mfu(step_flops / len(pending), seconds, jax.device_count(), device_kind)
                     if utilisation is not None:
                         values["mfu"] = utilisation
-                    logger.write(done, "train", values)
+                    logger.write(done, "train", values, progress.describe(done))
                     pending, real_tokens, step_flops, last_time = [], 0, 0.0, time.perf_counter()
                 if done % plan.eval_every == 0 or done == plan.total_steps:
                     log.info("step %d: evaluation starts", done)
