@@ -322,20 +322,24 @@ def test_ner_windows_label_first_subwords_and_add_document_context(tmp_path, voc
     config = _task_config("ner", dir=str(folder), vocab=vocab, max_seq_length=16)
     plain = NerTask(config, str(tmp_path)).features("dev")
     tok = NerTask(config, str(tmp_path)).tokenizer
-    row = plain.arrays["input_ids"][1][: plain.lengths[1]]
+    row = plain.tokens("input_ids", 1)
     pieces = [tok.split([w])[0].ids for w in ("Johanson", "visits", "Lyon")]
     assert list(row) == [tok.cls_id, *pieces[0], *pieces[1], *pieces[2], tok.sep_id]
-    labels = plain.arrays["labels"][1][: plain.lengths[1]]
+    labels = plain.tokens("labels", 1)
     expected = [IGNORE]
     for tag, word in zip(("B-PER", "O", "B-LOC"), pieces, strict=True):
         expected += [CONLL_TAGS.index(tag)] + [IGNORE] * (len(word) - 1)
     assert list(labels) == expected + [IGNORE]
+    batch = plain.take(np.array([1]), 16)  # padded once, in the batch: pad id and IGNORE past the row
+    n = plain.lengths[1]
+    assert list(batch["input_ids"][0]) == list(row) + [tok.pad_id] * (16 - n)
+    assert list(batch["labels"][0]) == list(labels) + [IGNORE] * (16 - n) and batch["attention_mask"][0].sum() == n
     config.task.document_context = True
     context = NerTask(config, str(tmp_path)).features("dev")
-    row = list(context.arrays["input_ids"][1][: context.lengths[1]])
+    row = list(context.tokens("input_ids", 1))
     before, after = tok.split(["Before"])[0].ids, tok.split(["After"])[0].ids
     assert row == [tok.cls_id, *before, *pieces[0], *pieces[1], *pieces[2], *after, tok.sep_id]
-    assert list(context.arrays["labels"][1][: context.lengths[1]]) == \
+    assert list(context.tokens("labels", 1)) == \
         [IGNORE] * (1 + len(before)) + expected[1:] + [IGNORE] * (len(after) + 1)
 
 

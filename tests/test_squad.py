@@ -81,7 +81,7 @@ def test_long_context_windows_contain_the_answer_at_the_right_tokens(tokenizer):
         s, e = w.arrays["start_positions"][f], w.arrays["end_positions"][f]
         if f in labelled:
             assert context[w.offsets[f, s, 0]:w.offsets[f, e, 1]] == "Denver Broncos"
-            assert (w.arrays["token_type_ids"][f, s:e + 1] == 1).all()
+            assert (w.arrays["token_type_ids"].row(f)[s:e + 1] == 1).all()
         else:
             assert s == e == 0
     # Every context token is the max-context token of exactly one window.

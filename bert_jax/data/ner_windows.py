@@ -1,7 +1,7 @@
-"""CoNLL sentences → fixed-width token windows for tagging: each word's label on its first sub-word, the
-other sub-words, [CLS], [SEP] and context ignored (IGNORE); a sentence longer than the window continues in
-the next row; with ``document_context`` the sentence's neighbours in its document fill the rest of the window
-(the BERT paper's "maximal document context"), unlabelled.
+"""CoNLL sentences → unpadded token windows of up to max_length tokens for tagging: each word's label on its
+first sub-word, the other sub-words, [CLS], [SEP] and context ignored (IGNORE); a sentence longer than the
+window continues in the next row; with ``document_context`` the sentence's neighbours in its document fill
+the rest of the window (the BERT paper's "maximal document context"), unlabelled.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
+from bert_jax.data.loaders import RaggedRows
 from bert_jax.data.readers import ConllSentence
 from bert_jax.data.tokenizer import Tokenizer
 
@@ -33,7 +34,7 @@ class WordPieces:
 
 @dataclasses.dataclass
 class NerWindows:
-    arrays: dict[str, np.ndarray]  # input_ids, token_type_ids, attention_mask, labels: [rows, max_length]
+    arrays: dict[str, RaggedRows]  # input_ids, token_type_ids, attention_mask, labels: one unpadded row per window
     word_positions: list[tuple[int, np.ndarray]]  # per row: (sentence index, [words, 2] of (word, token position))
 
 
@@ -66,15 +67,10 @@ def featurize(sentences: list[ConllSentence], word_pieces: WordPieces, labels: S
             start = end
             if end >= len(words):
                 break
-    n = len(rows)
-    arrays = {"input_ids": np.full((n, max_length), tokenizer.pad_id, np.int32),
-              "token_type_ids": np.zeros((n, max_length), np.int32),
-              "attention_mask": np.zeros((n, max_length), np.int32),
-              "labels": np.full((n, max_length), IGNORE, np.int32)}
-    for r, (ids, row_labels) in enumerate(rows):
-        arrays["input_ids"][r, :len(ids)] = ids
-        arrays["attention_mask"][r, :len(ids)] = 1
-        arrays["labels"][r, :len(row_labels)] = row_labels
+    arrays = {"input_ids": RaggedRows.from_rows([ids for ids, _ in rows], fill=tokenizer.pad_id),
+              "token_type_ids": RaggedRows.from_rows([[0] * len(ids) for ids, _ in rows]),
+              "attention_mask": RaggedRows.from_rows([[1] * len(ids) for ids, _ in rows]),
+              "labels": RaggedRows.from_rows([row_labels for _, row_labels in rows], fill=IGNORE)}
     return NerWindows(arrays, positions)
 
 

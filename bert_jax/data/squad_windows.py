@@ -22,6 +22,7 @@ import logging
 
 import numpy as np
 
+from bert_jax.data.loaders import RaggedRows
 from bert_jax.data.readers import SquadExample
 from bert_jax.data.tokenizer import Tokenizer
 
@@ -30,7 +31,8 @@ log = logging.getLogger(__name__)
 
 @dataclasses.dataclass
 class SquadWindows:
-    """Windows of a list of examples. Arrays [F, max_seq_length] unless noted (F windows).
+    """Windows of a list of examples (F windows). ``arrays``: input_ids, token_type_ids, attention_mask as
+    unpadded rows (RaggedRows; batches pad them once); ``offsets`` and ``max_context`` [F, max_seq_length].
 
     ``example``: [F] index of each window's example. ``offsets``: [F, L, 2] character span in the
     context of each context token, -1 elsewhere (question, special tokens, padding). ``max_context``:
@@ -38,7 +40,7 @@ class SquadWindows:
     ``start_positions`` / ``end_positions``: [F] token labels (training only). ``skipped``: counts of
     questions left out of training, by reason."""
 
-    arrays: dict[str, np.ndarray]
+    arrays: dict[str, np.ndarray | RaggedRows]
     example: np.ndarray
     offsets: np.ndarray
     max_context: np.ndarray
@@ -143,19 +145,16 @@ def _is_max_context(windows: list[tuple[int, int]], window: tuple[int, int], pos
 
 def _pack(rows, width: int, pad_id: int, training: bool, skipped: dict) -> SquadWindows:
     f = len(rows)
-    arrays = {"input_ids": np.full((f, width), pad_id, np.int32), "token_type_ids": np.zeros((f, width), np.int32),
-              "attention_mask": np.zeros((f, width), np.int32)}
+    arrays = {"input_ids": RaggedRows.from_rows([r[1] for r in rows], fill=pad_id),
+              "token_type_ids": RaggedRows.from_rows([r[2] for r in rows]),
+              "attention_mask": RaggedRows.from_rows([[1] * len(r[1]) for r in rows])}
     offsets = np.full((f, width, 2), -1, np.int32)
     max_context = np.zeros((f, width), bool)
-    for r, (_, ids, types, token_offsets, is_max, _, _) in enumerate(rows):
-        m = len(ids)
-        arrays["input_ids"][r, :m] = ids
-        arrays["token_type_ids"][r, :m] = types
-        arrays["attention_mask"][r, :m] = 1
-        offsets[r, :m] = token_offsets
-        max_context[r, :m] = is_max
+    for r, (_, ids, _, token_offsets, is_max, _, _) in enumerate(rows):
+        offsets[r, :len(ids)] = token_offsets
+        max_context[r, :len(ids)] = is_max
     if training:
         arrays["start_positions"] = np.array([r[5] for r in rows], np.int32)
         arrays["end_positions"] = np.array([r[6] for r in rows], np.int32)
     example = np.array([r[0] for r in rows], np.int32)
-    return SquadWindows(arrays, example, offsets, max_context, arrays["attention_mask"].sum(-1), skipped)
+    return SquadWindows(arrays, example, offsets, max_context, np.diff(arrays["input_ids"].starts), skipped)

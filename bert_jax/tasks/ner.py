@@ -56,7 +56,7 @@ class NerTask(FinetuneTask):
         windows = ner_windows.featurize(self.sentences(split), self._pieces, self.labels, self.tokenizer,
                                         self.max_length, self.config.task.document_context)
         self._word_positions[split] = windows.word_positions
-        return Features(windows.arrays, windows.arrays["attention_mask"].sum(-1),
+        return Features(windows.arrays, np.diff(windows.arrays["input_ids"].starts),
                         seq_keys=("input_ids", "token_type_ids", "attention_mask", "labels"))
 
     def test_splits(self):
