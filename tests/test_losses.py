@@ -45,3 +45,22 @@ def test_gradient_has_no_scatter_where_optax_has_one():
 
     assert " scatter(" in hlo(optax.softmax_cross_entropy_with_integer_labels)  # the control: the check can fail
     assert " scatter(" not in hlo(cross_entropy_with_integer_labels)
+
+
+def test_pretraining_mlm_accuracy_counts_argmax_hits():
+    """The MLM accuracy of the pretraining loss (label logit ≥ the max, no argmax) equals the weighted
+    fraction of argmax == label on logits without ties."""
+    from bert_jax.tasks.pretrain import pretraining_loss
+
+    rng = np.random.default_rng(1)
+    logits = rng.normal(0, 1, (4, 6, 50)).astype(np.float32)
+    labels = rng.integers(0, 50, (4, 6)).astype(np.int32)
+    labels[:, :3] = logits[:, :3].argmax(-1)  # half the predictions right
+    weights = (rng.random((4, 6)) < 0.8).astype(np.float32)
+    outputs = {"mlm_logits": jnp.asarray(logits), "nsp_logits": jnp.zeros((4, 2))}
+    batch = {"masked_lm_ids": jnp.asarray(labels), "masked_lm_weights": jnp.asarray(weights),
+             "next_sentence_label": jnp.zeros(4, jnp.int32)}
+    _, aux = pretraining_loss(outputs, batch)
+    expected = np.sum((logits.argmax(-1) == labels) * weights) / (weights.sum() + 1e-5)
+    assert float(aux["mlm_accuracy"]) == pytest.approx(expected, rel=1e-6)
+    assert 0.3 < expected < 0.9  # the check sees hits and misses

@@ -31,6 +31,7 @@ from bert_jax.tasks.pretrain import PretrainingStep
 
 def add_common_arguments(parser: argparse.ArgumentParser, seq: int, batch: int) -> None:
     parser.add_argument("--size", default="base", help="BertConfig preset")
+    parser.add_argument("--vocab", type=int, default=0, help="vocab size instead of the preset's (0 = the preset's)")
     parser.add_argument("--seq", type=int, default=seq)
     parser.add_argument("--batch", type=int, default=batch, help="examples per step")
     parser.add_argument("--repeats", type=int, default=5)
@@ -67,8 +68,9 @@ def model_config(args, implementation: str = "xla") -> BertConfig:
         dropout = {"hidden_dropout_prob": args.dropout, "attention_probs_dropout_prob": args.dropout}
     if fused:
         dropout["attention_probs_dropout_prob"] = 0.0
+    vocab = {"vocab_size": args.vocab} if getattr(args, "vocab", 0) else {}
     return BertConfig.preset(args.size, dtype=compute_dtype(args), attention_implementation=implementation,
-                             remat_policy=args.remat, scan_layers=args.scan, **dropout)
+                             remat_policy=args.remat, scan_layers=args.scan, **dropout, **vocab)
 
 
 def example_lengths(rng: np.random.Generator, n: int, seq: int, padding: float) -> np.ndarray:

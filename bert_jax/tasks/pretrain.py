@@ -117,7 +117,11 @@ def pretraining_loss(outputs: dict, batch: dict):
     nsp_w = _nsp_weights(batch)
     nsp_per = cross_entropy_with_integer_labels(nsp_logits, batch["next_sentence_label"])
     nsp_loss = jnp.sum(nsp_per * nsp_w) / jnp.sum(nsp_w)
-    mlm_acc = jnp.sum((jnp.argmax(mlm_logits, -1) == batch["masked_lm_ids"]) * weights) / (jnp.sum(weights) + 1e-5)
+    # Correct where the label's logit is the largest: a max and a gather, where argmax (a variadic reduce
+    # over values and indices) was 5% of a CPU quickstart step. Differs from argmax == label only on exact ties.
+    label_logit = jnp.take_along_axis(mlm_logits, batch["masked_lm_ids"][..., None], axis=-1)[..., 0]
+    mlm_correct = label_logit >= jnp.max(mlm_logits, axis=-1)
+    mlm_acc = jnp.sum(mlm_correct * weights) / (jnp.sum(weights) + 1e-5)
     nsp_acc = jnp.sum((jnp.argmax(nsp_logits, -1) == batch["next_sentence_label"]) * nsp_w) / jnp.sum(nsp_w)
     return mlm_loss + nsp_loss, {"mlm_loss": mlm_loss, "nsp_loss": nsp_loss, "mlm_accuracy": mlm_acc,
                                  "nsp_accuracy": nsp_acc}
