@@ -153,7 +153,7 @@ def test_shards_round_trip_and_loader(tmp_path):
     source = pipeline.PairSource(str(tmp_path), "train")
     assert n == len(pairs) == len(source) and len(list(tmp_path.glob("train-*.tokens.npy"))) > 1
     for i in (0, 36, 37, n - 1):
-        assert source[i]["instances"] == [(pairs[i].tokens, pairs[i].segment_ids, pairs[i].is_random_next)]
+        assert pipeline.instances(source[i]) == [(pairs[i].tokens, pairs[i].segment_ids, pairs[i].is_random_next)]
 
     def loader(batch=8, **kw):
         return pipeline.pretraining_batches(source, batch, 48, MaskOptions(max_predictions_per_seq=8), SPECIAL, MASK,
@@ -212,12 +212,12 @@ def test_packing_rows_and_features(tmp_path):
     n = pipeline.write_pair_shards(iter(pairs), str(tmp_path), "train", 64, max_per_row=3)
     source = pipeline.PairSource(str(tmp_path), "train")
     assert n == len(pairs) and len(source) == len(rows) and source.max_per_row == 3
-    assert [inst for i in range(len(source)) for inst in source[i]["instances"]] == [
+    assert [inst for i in range(len(source)) for inst in pipeline.instances(source[i])] == [
         (p.tokens, p.segment_ids, p.is_random_next) for p in pairs]
 
     options = MaskOptions(max_predictions_per_seq=12)
     for i in range(len(source)):
-        instances = source[i]["instances"]
+        instances = pipeline.instances(source[i])
         f = packed_features(instances, 64, 3, options, SPECIAL, MASK, VOCAB, None, random.Random(i))
         start = 0
         for k, (tokens, types, is_random_next) in enumerate(instances):
