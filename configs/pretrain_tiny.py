@@ -8,8 +8,9 @@ evaluates on held-out modules, checkpoints and plots. Expected on a 2-core CPU: 
 MLM accuracy ~14.5-15%, far above the most-frequent-token baseline's 6% (both in eval_results.json).
 No dropout: a model this small on this corpus underfits (train and held-out accuracy move together), so
 dropout only slowed it. Measured the same day: 1,500 steps with dropout 0.1, 508 s and 14.8%; 1,000 steps
-without, 282 s and 14.5%, 294 s and 14.9% (the trained vocab, and the accuracy with it, varies by run). Running the command
-again resumes (and, once finished, only re-evaluates). `:runlocal` shrinks it to a smoke run.
+without, 282 s and 14.5%, 294 s and 14.9% (the trained vocab, and the accuracy with it, varies by run).
+Running the command again resumes (and, once finished, only re-evaluates). `:runlocal` shrinks it to a
+smoke run.
 """
 
 from bert_jax.config_base import parse_arg, pretraining_config
