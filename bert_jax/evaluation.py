@@ -9,6 +9,7 @@ search, a submission file) is one more evaluator, not an edit of the task.
 
 from __future__ import annotations
 
+import abc
 import logging
 
 import jax
@@ -20,7 +21,7 @@ from bert_jax.data.global_batches import to_global
 log = logging.getLogger(__name__)
 
 
-class Evaluator:
+class Evaluator(abc.ABC):
     """Host side, after predictions: ``run(predictions, split) -> (metrics, files written)``, where
     predictions are the task's ``postprocess`` of the split's predictions.
 
@@ -32,8 +33,8 @@ class Evaluator:
     splits: tuple[str, ...] = ()
     final: bool = False
 
-    def run(self, predictions, split: str) -> tuple[dict, list[str]]:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def run(self, predictions, split: str) -> tuple[dict, list[str]]: ...
 
     def combine(self, results: dict) -> dict:
         return results

@@ -25,6 +25,7 @@ from typing import Callable
 
 import flax.linen as nn
 
+from bert_jax.data.loaders import DataSpec
 from bert_jax.models.bert import BertConfig
 
 REGISTRY: dict[str, Callable[..., "Task"]] = {}
@@ -43,7 +44,7 @@ class Task(abc.ABC):
     def head(self) -> nn.Module: ...
 
     @abc.abstractmethod
-    def data_spec(self, split: str): ...
+    def data_spec(self, split: str) -> DataSpec: ...
 
     @abc.abstractmethod
     def inputs(self, batch: dict) -> dict: ...
