@@ -1,8 +1,9 @@
-"""Checkpoint interop: HF (safetensors / pytorch_model.bin) ⇄ bert_jax, Google TF1 checkpoint → bert_jax.
+"""Checkpoint interop: HF (safetensors / pytorch_model.bin; BERT, RoBERTa, ALBERT, DistilBERT) ⇄ bert_jax,
+Google TF1 checkpoint → bert_jax.
 
-One naming rule set maps our param paths to HF state-dict names (``hf_name``); Google's TF variable
-names derive from the HF names (``tf_name``). Values convert by one rule too: a ``kernel`` is HF's
-``weight`` transposed and reshaped to our [in..., out...] layout; everything else is a reshape.
+hf_names.py maps our param paths to each family's HF state-dict names (and Google's TF variable names).
+Values convert by one rule: a ``kernel`` is HF's ``weight`` transposed and reshaped to our [in..., out...]
+layout; everything else is a reshape.
 """
 
 from __future__ import annotations
@@ -18,49 +19,27 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bert_jax import io_utils
+from bert_jax import hf_names, io_utils
 from bert_jax.models.bert import BertConfig, BertModel
 from bert_jax.models.heads import BertWithHead, PretrainingHeads
 
 log = logging.getLogger(__name__)
 
 Params = dict[str, Any]
-_LEAF_TO_HF = {"kernel": "weight", "embedding": "weight", "scale": "weight", "bias": "bias"}
-_TF_SPECIAL = {
-    "cls.predictions.bias": "cls/predictions/output_bias",
-    "cls.seq_relationship.weight": "cls/seq_relationship/output_weights",  # [2, H], HF's orientation
-    "cls.seq_relationship.bias": "cls/seq_relationship/output_bias",
-}
-# Tensors a checkpoint may carry that we rebuild ourselves (buffers, the tied decoder).
-_DERIVED = ("embeddings.position_ids", "cls.predictions.decoder.weight", "cls.predictions.decoder.bias")
+NameOf = Callable[[tuple], str]  # unstacked param path → HF tensor name
+# Buffers a checkpoint may carry that are not params.
+_BUFFERS = ("embeddings.position_ids", "embeddings.token_type_ids")
 
 
-# ----------------------------------------------------------------------------------------------- naming
-def hf_name(path: tuple[str, ...]) -> str:
-    """Unstacked param path → HF name, e.g. ('encoder', 'layer_3', 'output', 'dense', 'kernel') →
-    'encoder.layer.3.output.dense.weight'. Encoder names carry no 'bert.' prefix here."""
-    *modules, leaf = path
-    modules = [f"layer.{m[len('layer_'):]}" if re.fullmatch(r"layer_\d+", m) else m for m in modules]
-    return ".".join(modules + [_LEAF_TO_HF[leaf]])
+def encoder_names(family: str, prefix: str = "") -> NameOf:
+    """Encoder param path → ``family``'s HF name, after ``prefix`` (the model prefix in a with-head dict)."""
+    return lambda path: prefix + hf_names.hf_name(path, family)
 
 
-def tf_name(name: str) -> str:
-    """HF name (with 'bert.' for encoder tensors) → Google TF1 variable name."""
-    if name in _TF_SPECIAL:
-        return _TF_SPECIAL[name]
-    *modules, leaf = re.sub(r"layer\.(\d+)", r"layer_\1", name).split(".")
-    if modules[-1] == "LayerNorm":
-        leaf = {"weight": "gamma", "bias": "beta"}[leaf]
-    elif modules[-1].endswith("_embeddings"):
-        return "/".join(modules)
-    elif leaf == "weight":
-        leaf = "kernel"
-    return "/".join(modules + [leaf])
-
-
-def head_prefix(head_params: Params) -> str:
-    """HF's BertForPreTraining keeps its heads under 'cls.'; fine-tuning heads sit at the top level."""
-    return "cls." if "predictions" in head_params or "seq_relationship" in head_params else ""
+def head_names(family: str, head_params: Params) -> NameOf:
+    """Head param path → ``family``'s HF name (pretraining heads sit under BERT's 'cls.')."""
+    prefix = hf_names.head_prefix(head_params)
+    return lambda path: hf_names.hf_name(path, family, prefix)
 
 
 # ------------------------------------------------------------------------------------ layer stacking
@@ -104,7 +83,7 @@ def _hf_shape(leaf_name: str, shape: tuple, n_in: int) -> tuple:
     return tuple(shape) if leaf_name == "embedding" else (math.prod(shape),)
 
 
-def to_hf_tensors(tree: Params, prefix: str) -> dict[str, np.ndarray]:
+def to_hf_tensors(tree: Params, name_of: NameOf) -> dict[str, np.ndarray]:
     """Unstacked param tree → {HF name: array in HF layout}."""
     out = {}
     for path, value, parent in _leaves(tree):
@@ -114,7 +93,7 @@ def to_hf_tensors(tree: Params, prefix: str) -> dict[str, np.ndarray]:
             hf = value.reshape(math.prod(value.shape[:n_in]), -1).T
         else:
             hf = value.reshape(_hf_shape(path[-1], value.shape, 0))
-        out[prefix + hf_name(path)] = hf
+        out[name_of(path)] = hf
     return out
 
 
@@ -124,7 +103,7 @@ class MissingTensorError(KeyError):
 
 
 def from_hf_tensors(template: Params, fetch: Callable[[str], np.ndarray | None], describe: Callable[[str], str],
-                    prefix: str, dtype) -> Params:
+                    name_of: NameOf, dtype) -> Params:
     """Fills an unstacked template (arrays or ShapeDtypeStructs in our layout) from HF-named tensors.
 
     Raises with the tensor's name and both shapes on a mismatch, and lists the missing tensors.
@@ -132,7 +111,7 @@ def from_hf_tensors(template: Params, fetch: Callable[[str], np.ndarray | None],
     result: Params = {}
     missing = []
     for path, leaf, parent in _leaves(template):
-        name = prefix + hf_name(path)
+        name = name_of(path)
         shape = tuple(leaf.shape)
         n_in = _num_in_axes(path[-1], shape, parent)
         value = fetch(name)
@@ -159,7 +138,8 @@ def from_hf_tensors(template: Params, fetch: Callable[[str], np.ndarray | None],
 
 # --------------------------------------------------------------------------------- reading sources
 class TensorSource:
-    """HF-named tensors from a checkpoint, normalised: no 'bert.' prefix, LayerNorm gamma/beta → weight/bias."""
+    """HF-named tensors from a checkpoint, normalised: no model prefix ('bert.', 'roberta.', ...), LayerNorm
+    gamma/beta → weight/bias."""
 
     def __init__(self, location: str, tensors: dict[str, np.ndarray], display: Callable[[str], str] | None = None):
         self.location = location
@@ -179,12 +159,13 @@ class TensorSource:
     def has_any(self, prefix: str) -> bool:
         return any(k.startswith(prefix) for k in self.tensors)
 
-    def unused(self) -> list[str]:
-        return sorted(k for k in self.tensors if k not in self.used and k not in _DERIVED)
+    def unused(self, derived: tuple[str, ...] = ()) -> list[str]:
+        """Tensors nothing read, other than buffers and ``derived`` ones (the tied decoder)."""
+        return sorted(k for k in self.tensors if k not in self.used and k not in _BUFFERS + derived)
 
 
 def _normalise_hf_key(key: str) -> str:
-    key = key[len("bert."):] if key.startswith("bert.") else key
+    key = hf_names.strip_model_prefix(key)
     key = re.sub(r"LayerNorm\.gamma$", "LayerNorm.weight", key)
     return re.sub(r"LayerNorm\.beta$", "LayerNorm.bias", key)
 
@@ -219,7 +200,7 @@ def read_tf_tensors(checkpoint_prefix: str, wanted_hf_names: list[str]) -> Tenso
     available = reader.get_variable_to_shape_map()
     tensors = {}
     def full_tf_name(hf: str) -> str:  # encoder names live under bert/ in TF, heads under cls/
-        return tf_name(hf if hf.startswith("cls.") else f"bert.{hf}")
+        return hf_names.tf_name(hf if hf.startswith("cls.") else f"bert.{hf}")
 
     for hf in wanted_hf_names:
         name = full_tf_name(hf)
@@ -277,43 +258,64 @@ def load_weights(path: str, config: BertConfig, head: str | nn.Module | None = N
     encoder_template = fresh.get("bert", fresh)
     head_template = fresh.get("head")
 
+    family = config.model_type
     if source is None:
-        wanted = [hf_name(p) for p, _, _ in _leaves(encoder_template)]
+        wanted = [hf_names.bert_name(p) for p, _, _ in _leaves(encoder_template)]
         if head_template is not None:
-            wanted += [head_prefix(head_template) + hf_name(p) for p, _, _ in _leaves(head_template)]
+            wanted += [head_names("bert", head_template)(p) for p, _, _ in _leaves(head_template)]
         source = read_tf_tensors(prefix, wanted)
 
     dtype = config.params_dtype
-    encoder = from_hf_tensors(encoder_template, source.fetch, source.describe, "", dtype)
-    _check_tied_decoder(source, encoder)
+    fresh_pooler = _absent_pooler(encoder_template, source, family)
+    if fresh_pooler is not None:
+        encoder_template = {k: v for k, v in encoder_template.items() if k != "pooler"}
+    encoder = from_hf_tensors(encoder_template, source.fetch, source.describe, encoder_names(family), dtype)
+    if fresh_pooler is not None:
+        encoder["pooler"] = jax.tree_util.tree_map(lambda a: np.asarray(a, dtype), fresh_pooler)
+    decoder = hf_names.DECODER[family]
+    _check_tied_decoder(source, encoder, decoder + ".weight")
     params: Params = encoder
     if head_template is not None:
-        head_params = _load_head(head_template, source, head == "pretraining", dtype)
+        head_params = _load_head(head_template, source, head == "pretraining", dtype, family)
         params = {"bert": encoder, "head": head_params}
     if config.scan_layers:
         params = _map_encoder(params, lambda enc: stack_layers(enc, config.num_hidden_layers))
-    unused = source.unused()
+    unused = source.unused((decoder + ".weight", decoder + ".bias"))
     if unused:
         log.info("%s: %d tensors not used: %s", source.location, len(unused), ", ".join(unused[:20]))
     return model, jax.tree_util.tree_map(jnp.asarray, params)
 
 
-def _load_head(template: Params, source: TensorSource, required: bool, dtype) -> Params:
-    prefix = head_prefix(template)
-    names = [prefix + hf_name(p) for p, _, _ in _leaves(template)]
+def _absent_pooler(encoder_template: Params, source: TensorSource, family: str) -> Params | None:
+    """The fresh pooler when the checkpoint has none (a masked-LM model: RobertaForMaskedLM, BertForMaskedLM
+    save no pooler), else None. transformers starts it fresh too; nothing else may be missing."""
+    pooler = encoder_template.get("pooler")
+    if pooler is None:
+        return None
+    names = [encoder_names(family)(("pooler", *p)) for p, _, _ in _leaves(pooler)]
+    if any(source.tensors.get(n) is not None for n in names):
+        return None
+    log.warning("%s has no pooler (%s): it starts fresh; fine-tuning heads on [CLS] train it", source.location,
+                ", ".join(names))
+    return pooler
+
+
+def _load_head(template: Params, source: TensorSource, required: bool, dtype, family: str) -> Params:
+    name_of = head_names(family, template)
+    names = [name_of(p) for p, _, _ in _leaves(template)]
     present = [n for n in names if source.tensors.get(n) is not None]
     if required or len(present) == len(names):
         log.info("loading head tensors %s from %s", names, source.location)
-        return from_hf_tensors(template, source.fetch, source.describe, prefix, dtype)
+        return from_hf_tensors(template, source.fetch, source.describe, name_of, dtype)
     log.info("head tensors %s not all in %s: head starts fresh", names, source.location)
     return jax.tree_util.tree_map(lambda a: np.asarray(a, dtype), template)
 
 
-def _check_tied_decoder(source: TensorSource, encoder: Params) -> None:
-    decoder = source.tensors.get("cls.predictions.decoder.weight")
+def _check_tied_decoder(source: TensorSource, encoder: Params, decoder_name: str) -> None:
+    decoder = source.tensors.get(decoder_name)
     if decoder is not None and not np.allclose(decoder, encoder["embeddings"]["word_embeddings"]["embedding"]):
         raise ValueError(
-            f"{source.location}: cls.predictions.decoder.weight differs from the word embeddings; "
+            f"{source.location}: {decoder_name} differs from the word embeddings; "
             "bert_jax ties the MLM decoder to them (as BERT does) and cannot load an untied decoder"
         )
 
@@ -324,30 +326,45 @@ def _map_encoder(params: Params, fn: Callable[[Params], Params]) -> Params:
     return fn(params)
 
 
-def hf_state_dict(params: Params) -> dict[str, np.ndarray]:
-    """Our params (either layout, boxed or not) → HF state dict. With a head, encoder names get 'bert.'."""
+def hf_state_dict(params: Params, family: str = "bert") -> dict[str, np.ndarray]:
+    """Our params (either layout, boxed or not) → ``family``'s HF state dict. With a head, encoder names get
+    the model prefix ('bert.', 'roberta.', ...)."""
     params = jax.tree_util.tree_map(np.asarray, nn.unbox(params))
     params = _map_encoder(params, unstack_layers)
     if "bert" not in params:
-        return to_hf_tensors(params, "")
-    out = to_hf_tensors(params["bert"], "bert.")
+        return to_hf_tensors(params, encoder_names(family))
+    prefix = hf_names.model_prefix(family)
+    out = to_hf_tensors(params["bert"], encoder_names(family, prefix))
     head = params.get("head", {})
-    prefix = head_prefix(head)
-    out.update(to_hf_tensors(head, prefix))
-    if "cls.predictions.bias" in out:  # HF's tied decoder; written so any transformers version finds it
-        out["cls.predictions.decoder.weight"] = out["bert.embeddings.word_embeddings.weight"]
-        out["cls.predictions.decoder.bias"] = out["cls.predictions.bias"]
+    out.update(to_hf_tensors(head, head_names(family, head)))
+    bias = hf_names.hf_name(("predictions", "bias"), family, "cls.")
+    if bias in out:  # the tied decoder, written so any transformers version finds it
+        decoder = hf_names.DECODER[family]
+        out[decoder + ".weight"] = out[prefix + "embeddings.word_embeddings.weight"]
+        out[decoder + ".bias"] = out[bias]
     return out
 
 
+# What transformers class a saved directory holds: (family, has MLM head, has sentence head) → architecture.
+_WITH_HEADS = {"bert": ("BertForMaskedLM", "BertForPreTraining"), "albert": ("AlbertForMaskedLM", "AlbertForPreTraining"),
+               "roberta": ("RobertaForMaskedLM", None), "xlm-roberta": ("XLMRobertaForMaskedLM", None),
+               "distilbert": ("DistilBertForMaskedLM", None)}
+
+
 def save_pretrained(params: Params, config: BertConfig, out_dir: str, tokenizer=None) -> None:
-    """Writes an HF directory (config.json, model.safetensors[, vocab]) that transformers'
-    BertModel / BertForPreTraining ``from_pretrained`` loads. Files appear atomically."""
+    """Writes an HF directory (config.json, model.safetensors[, tokenizer files]) that transformers'
+    AutoModel / AutoModelForMaskedLM (BertForPreTraining, AlbertForPreTraining) ``from_pretrained`` loads.
+    Files appear atomically."""
     from safetensors.numpy import save_file
 
-    tensors = hf_state_dict(params)
-    is_pretraining = "cls.predictions.bias" in tensors and "cls.seq_relationship.weight" in tensors
-    architectures = ["BertForPreTraining"] if is_pretraining else ["BertModel"]
+    family = config.model_type
+    tensors = hf_state_dict(params, family)
+    architectures = None
+    if hf_names.hf_name(("predictions", "bias"), family, "cls.") in tensors:
+        has_sentence_head = hf_names.hf_name(("seq_relationship", "bias"), family, "cls.") in tensors
+        architectures = [_WITH_HEADS[family][has_sentence_head]]
+        if family in ("roberta", "xlm-roberta"):  # RobertaForMaskedLM has no pooler (nothing trains ours there)
+            tensors = {k: v for k, v in tensors.items() if not k.startswith("roberta.pooler.")}
     os.makedirs(out_dir, exist_ok=True)
     with io_utils.atomic_path(os.path.join(out_dir, "model.safetensors")) as tmp:
         # Copies: safetensors refuses tensors that share memory (the tied decoder).

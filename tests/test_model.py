@@ -53,7 +53,7 @@ def test_config_errors_name_the_key():
         BertConfig(hidden_size=100, num_attention_heads=3)
     with pytest.raises(ValueError, match="hidden_act"):
         BertConfig(hidden_act="mish")
-    with pytest.raises(ValueError, match="unknown BERT preset"):
+    with pytest.raises(ValueError, match="unknown model preset 'huge'"):
         BertConfig.preset("huge")
     # HF bookkeeping keys are not errors.
     assert BertConfig.from_dict({"architectures": ["BertModel"], "transformers_version": "4.8.2"}) == BertConfig()
@@ -76,6 +76,28 @@ def test_every_param_has_logical_axis_names(scan):
     else:
         assert sorted(encoder) == [f"layer_{i}" for i in range(cfg.num_hidden_layers)]
         assert encoder["layer_1"]["attention"]["self"]["query"]["kernel"].names == ("embed", "heads", "kv")
+
+
+@pytest.mark.parametrize("family", ["roberta", "albert", "distilbert"])
+def test_every_family_param_has_logical_axis_names(family):
+    """The variants' extra params (ALBERT's projection, its E-wide tables) carry names as well; ALBERT keeps
+    one shared layer, DistilBERT no token types and no pooler."""
+    preset = {"roberta": "roberta-base", "albert": "albert-base-v2", "distilbert": "distilbert-base"}[family]
+    cfg = BertConfig.preset(preset, vocab_size=100, hidden_size=64, num_attention_heads=2, intermediate_size=96,
+                            num_hidden_layers=3, max_position_embeddings=40)
+    model = H.BertWithHead(cfg, H.PretrainingHeads(cfg))
+    ids, _, mask = _inputs()
+    boxed = model.init(jax.random.PRNGKey(0), ids, attention_mask=mask)["params"]
+    leaves = jax.tree_util.tree_leaves(boxed, is_leaf=lambda x: isinstance(x, nn.Partitioned))
+    assert leaves and all(isinstance(x, nn.Partitioned) for x in leaves)
+    for leaf in leaves:
+        assert len(leaf.names) == leaf.value.ndim and len(set(n for n in leaf.names if n)) == len(
+            [n for n in leaf.names if n])
+    encoder, embeddings = boxed["bert"]["encoder"], boxed["bert"]["embeddings"]
+    expected_layers = {"albert": ["embedding_hidden_mapping_in", "layer_0"]}.get(family, ["layer_0", "layer_1", "layer_2"])
+    assert sorted(encoder) == expected_layers
+    assert ("token_type_embeddings" in embeddings) == (family != "distilbert")
+    assert ("pooler" in boxed["bert"]) == (family != "distilbert")
 
 
 def test_scan_and_unrolled_layers_agree_and_remat_changes_nothing():

@@ -13,7 +13,7 @@ import jax
 import numpy as np
 
 import bert_jax
-from bert_jax.convert import to_hf_tensors
+from bert_jax.convert import encoder_names, head_names, to_hf_tensors
 from bert_jax.models.config import BertConfig
 from bert_jax.models.heads import BertWithHead, SequenceClassificationHead
 from bert_jax.optim import create_optimizer, warmup_then_decay
@@ -83,7 +83,8 @@ def test_fine_tuning_steps_match_transformers_on_the_same_batches(tmp_path, torc
 
     assert min(norms) < CLIP < max(norms)  # both branches of the clip
     np.testing.assert_allclose(ours, theirs, rtol=2e-5)
-    final = {**to_hf_tensors(state.params["bert"], "bert."), **to_hf_tensors(state.params["head"], "")}
+    final = {**to_hf_tensors(state.params["bert"], encoder_names("bert", "bert.")),
+             **to_hf_tensors(state.params["head"], head_names("bert", state.params["head"]))}
     reference = {k: v.detach().numpy() for k, v in hf.state_dict().items() if k in final}
     assert len(reference) == len(final) == sum(1 for _ in hf.parameters())
     for name, value in reference.items():

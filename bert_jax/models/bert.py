@@ -1,7 +1,10 @@
-"""The BERT encoder as Flax Linen modules: embeddings, post-LN Transformer layers, tanh pooler.
+"""The BERT encoder as Flax Linen modules: embeddings, post-LN Transformer layers, tanh pooler, with the
+family variants as config fields: RoBERTa's positions, ALBERT's factorised embeddings and shared layer,
+DistilBERT's missing token types and pooler.
 
 Param names mirror HF's BertModel module names one to one (``embeddings/word_embeddings``,
-``encoder/layer/attention/self/query``, ...), so convert.py's table is a plain list. Every param carries
+``encoder/layer/attention/self/query``, ...); hf_names.py maps them to each family's names. ALBERT adds
+``encoder/embedding_hidden_mapping_in`` and keeps its one shared layer as ``encoder/layer_0``. Every param carries
 logical axis names (vocab, embed, heads, kv, mlp, layers, position, type_vocab); sharding.py maps them to
 mesh axes. With ``scan_layers`` the layer params are stacked on a leading ``layers`` axis under
 ``encoder/layer``; without it they are ``encoder/layer_0`` ... ``layer_{L-1}``.
@@ -109,16 +112,19 @@ class _Table(nn.Module):
     @nn.compact
     def __call__(self) -> jax.Array:
         cfg = self.config
-        return self.param("embedding", param_init(cfg, self.names), (self.rows, cfg.hidden_size), cfg.params_dtype)
+        return self.param("embedding", param_init(cfg, self.names), (self.rows, cfg.embedding_width),
+                          cfg.params_dtype)
 
 
 class BertEmbeddings(nn.Module):
-    """words + positions + token types → LayerNorm → dropout.
+    """words + positions + token types → LayerNorm → dropout, each ``config.embedding_width`` wide.
 
     Only the word table is gathered (its rows are many and rarely hit twice in one batch, so its gradient
     scatter is cheap); ``config.one_hot_word_embeddings`` makes it a one-hot matmul too (what TPUs prefer for
     large batches). Token types are a one-hot matmul; positions are a slice of the table broadcast over the
     batch when they are the default 0..seq-1 (its gradient is a sum over the batch), else a one-hot matmul.
+    RoBERTa's positions count the non-pad tokens from pad_token_id + 1, as transformers derives them from
+    input_ids (pads sit at row pad_token_id); given position_ids (packing) are shifted by that offset.
     """
 
     config: BertConfig
@@ -131,20 +137,25 @@ class BertEmbeddings(nn.Module):
         dtype = cfg.compute_dtype
         words = _Table(cfg, cfg.vocab_size, ("vocab", "embed"), name="word_embeddings")()
         positions = _Table(cfg, cfg.max_position_embeddings, ("position", "embed"), name="position_embeddings")()
-        types = _Table(cfg, cfg.type_vocab_size, ("type_vocab", "embed"), name="token_type_embeddings")()
         if cfg.one_hot_word_embeddings:
             x = one_hot_lookup(words, input_ids, dtype)
         else:
             x = jnp.take(words.astype(dtype), input_ids, axis=0)
-        if position_ids is None:
-            seq = input_ids.shape[-1]
-            if seq > cfg.max_position_embeddings:
-                raise ValueError(f"sequence length {seq} exceeds max_position_embeddings="
-                                 f"{cfg.max_position_embeddings}")
+        seq, offset = input_ids.shape[-1], cfg.position_offset
+        if seq + offset > cfg.max_position_embeddings:
+            raise ValueError(f"sequence length {seq} exceeds max_position_embeddings={cfg.max_position_embeddings}"
+                             + (f" less the position offset {offset}" if offset else ""))
+        if position_ids is None and offset:
+            real = (input_ids != cfg.pad_token_id).astype(jnp.int32)
+            position_ids = jnp.cumsum(real, axis=-1) * real + cfg.pad_token_id  # pads → row pad_token_id
+            x = x + one_hot_lookup(positions, position_ids, dtype)
+        elif position_ids is None:
             x = x + positions[:seq].astype(dtype)
         else:
-            x = x + one_hot_lookup(positions, position_ids, dtype)
-        x = x + one_hot_lookup(types, token_type_ids, dtype)
+            x = x + one_hot_lookup(positions, position_ids + offset, dtype)
+        if cfg.type_vocab_size:
+            types = _Table(cfg, cfg.type_vocab_size, ("type_vocab", "embed"), name="token_type_embeddings")()
+            x = x + one_hot_lookup(types, token_type_ids, dtype)
         x = layer_norm(cfg)(x)
         x = nn.Dropout(cfg.hidden_dropout_prob)(x, deterministic=deterministic)
         return constrain(x, ("act_batch", "act_len", "act_embed")), words
@@ -235,11 +246,17 @@ _REMAT_POLICIES = {
 
 
 class BertEncoder(nn.Module):
+    """The layers; ALBERT's first projects the embeddings to hidden_size and applies one layer L times."""
+
     config: BertConfig
 
     @nn.compact
     def __call__(self, x, attention_mask, segment_ids, deterministic: bool):
         cfg = self.config
+        if cfg.embedding_width != cfg.hidden_size:
+            # The square-kernel rule of the pooler: one tensor cannot use `embed` twice.
+            x = dense(cfg, cfg.hidden_size, (None, "embed"), "embedding_hidden_mapping_in")(x)
+            x = constrain(x, ("act_batch", "act_len", "act_embed"))
         layer_cls = BertLayer
         if cfg.remat_policy != "none":
             layer_cls = nn.remat(layer_cls, policy=_REMAT_POLICIES[cfg.remat_policy], prevent_cse=not cfg.scan_layers)
@@ -253,6 +270,10 @@ class BertEncoder(nn.Module):
                 metadata_params={nn.PARTITION_NAME: "layers"},
             )
             x, _ = stack(cfg, deterministic, name="layer")(x, attention_mask, segment_ids)
+        elif cfg.share_layers:
+            shared = layer_cls(cfg, deterministic, name="layer_0")
+            for _ in range(cfg.num_hidden_layers):
+                x, _ = shared(x, attention_mask, segment_ids)
         else:
             for i in range(cfg.num_hidden_layers):
                 x, _ = layer_cls(cfg, deterministic, name=f"layer_{i}")(x, attention_mask, segment_ids)
@@ -260,7 +281,7 @@ class BertEncoder(nn.Module):
 
 
 class BertModel(nn.Module):
-    """HF ``BertModel``: embeddings → encoder → pooler.
+    """HF ``BertModel`` (RobertaModel, AlbertModel, DistilBertModel by ``config``): embeddings → encoder → pooler.
 
     Call with input_ids [batch, seq] and optionally token_type_ids (0/1 for sentence A/B), attention_mask
     (1 = real token), position_ids (restarted per packed example), segment_ids (packing: attend only
@@ -280,7 +301,7 @@ class BertModel(nn.Module):
         x, table = BertEmbeddings(cfg, name="embeddings")(input_ids, token_type_ids, position_ids, deterministic)
         x = BertEncoder(cfg, name="encoder")(x, attention_mask, segment_ids, deterministic)
         pooled = None
-        if self.add_pooling_layer:
+        if self.add_pooling_layer and cfg.use_pooler:
             cls = x[:, 0] if cls_positions is None else jnp.take_along_axis(
                 x, cls_positions[..., None].astype(jnp.int32), axis=1)
             pooled = _Pooler(cfg, name="pooler")(cls)

@@ -1,7 +1,9 @@
-"""BertConfig: every field of an HF BERT config.json, plus bert_jax's compute switches.
+"""BertConfig: the one encoder config: every field of an HF BERT config.json, the family variants (RoBERTa,
+ALBERT, DistilBERT) and bert_jax's compute switches.
 
-Field names and defaults follow HF ``BertConfig`` (bert-base-uncased) so a config.json round-trips; a Google
-``bert_config.json`` reads the same way (its "gelu" means the tanh form: see ``from_google_json``).
+Field names and defaults follow HF ``BertConfig`` (bert-base-uncased) so a BERT config.json round-trips; a Google
+``bert_config.json`` reads the same way (its "gelu" means the tanh form: see ``from_google_json``). The other
+families' config.json keys are translated by models/families.py.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import jax.numpy as jnp
 # HF config.json keys that describe bookkeeping, generation or other frameworks, not the encoder's maths.
 _HF_IGNORED_KEYS = frozenset(
     {
-        "architectures", "model_type", "transformers_version", "torch_dtype", "dtype", "_name_or_path",
+        "architectures", "transformers_version", "torch_dtype", "dtype", "_name_or_path",
         "use_cache", "gradient_checkpointing", "classifier_dropout", "id2label", "label2id", "num_labels",
         "finetuning_task", "problem_type", "bos_token_id", "eos_token_id", "sep_token_id", "output_past",
         "is_decoder", "add_cross_attention", "tie_word_embeddings", "output_hidden_states",
@@ -67,6 +69,15 @@ class BertConfig:
     layer_norm_eps: float = 1e-12
     pad_token_id: int = 0
     position_embedding_type: str = "absolute"
+    # --- family variants (models/families.py; default = BERT) ---
+    # bert | roberta | xlm-roberta | albert | distilbert: decides the HF names (convert.py), the config.json
+    # keys (families.py), RoBERTa's positions (counted over non-pad tokens from pad_token_id + 1) and the
+    # sentence-level pretraining head (BERT NSP, ALBERT SOP, none for RoBERTa and DistilBERT).
+    model_type: str = "bert"
+    embedding_size: int | None = None  # ALBERT: embeddings this wide, projected to hidden_size; None = hidden
+    share_layers: bool = False  # ALBERT: one layer's params applied num_hidden_layers times
+    use_pooler: bool = True  # DistilBERT has none (its classifiers read the first token)
+    # type_vocab_size=0: no token-type embeddings (DistilBERT); RoBERTa has 1 (every token type 0).
     # --- bert_jax switches ---
     dtype: str = "float32"  # compute dtype (bfloat16 on accelerators); LayerNorm/softmax stats stay fp32
     param_dtype: str = "float32"
@@ -80,10 +91,23 @@ class BertConfig:
 
     def __post_init__(self):
         for name in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
-                     "intermediate_size", "max_position_embeddings", "type_vocab_size"):
+                     "intermediate_size", "max_position_embeddings"):
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:
                 raise ValueError(f"BertConfig.{name} must be a positive int, got {value!r}")
+        if not isinstance(self.type_vocab_size, int) or self.type_vocab_size < 0:
+            raise ValueError(f"BertConfig.type_vocab_size must be an int >= 0 (0: no token types), "
+                             f"got {self.type_vocab_size!r}")
+        if self.embedding_size is not None and (not isinstance(self.embedding_size, int) or self.embedding_size <= 0):
+            raise ValueError(f"BertConfig.embedding_size must be a positive int or None, got {self.embedding_size!r}")
+        from bert_jax.models.families import FAMILIES
+
+        if self.model_type not in FAMILIES:
+            raise ValueError(f"BertConfig.model_type={self.model_type!r} is not supported; bert_jax builds "
+                             f"{', '.join(FAMILIES)}")
+        if self.share_layers and self.scan_layers:
+            raise ValueError("BertConfig.share_layers applies one layer's params in a loop; scan_layers (params "
+                             "stacked per layer) does not apply: set scan_layers=False")
         if self.hidden_size % self.num_attention_heads:
             raise ValueError(
                 f"BertConfig.hidden_size={self.hidden_size} is not divisible by "
@@ -126,6 +150,21 @@ class BertConfig:
         return self.hidden_size // self.num_attention_heads
 
     @property
+    def embedding_width(self) -> int:
+        """Width of the embedding tables: ALBERT's embedding_size, else hidden_size."""
+        return self.embedding_size or self.hidden_size
+
+    @property
+    def position_offset(self) -> int:
+        """Row of position 0: RoBERTa numbers positions from pad_token_id + 1 (fairseq's convention)."""
+        return self.pad_token_id + 1 if self.model_type in ("roberta", "xlm-roberta") else 0
+
+    @property
+    def sentence_head(self) -> str | None:
+        """The sentence-level pretraining objective: 'nsp' (BERT), 'sop' (ALBERT) or None."""
+        return {"bert": "nsp", "albert": "sop"}.get(self.model_type)
+
+    @property
     def compute_dtype(self):
         return jnp.dtype(self.dtype)
 
@@ -147,9 +186,14 @@ class BertConfig:
     # --- construction ---
     @classmethod
     def preset(cls, name: str, **overrides) -> "BertConfig":
-        """Named sizes tiny/mini/small/medium/base/large with heads = H/64 and FFN = 4H."""
+        """Named sizes tiny/mini/small/medium/base/large with heads = H/64 and FFN = 4H, or a published model
+        of another family by its name (roberta-base, albert-base-v2, distilbert-base, ...: families.py)."""
+        from bert_jax.models.families import FAMILY_PRESETS
+
+        if name in FAMILY_PRESETS:
+            return cls.from_dict({**FAMILY_PRESETS[name], **overrides})
         if name not in PRESETS:
-            raise ValueError(f"unknown BERT preset {name!r}; expected one of {list(PRESETS)}")
+            raise ValueError(f"unknown model preset {name!r}; expected one of {list(PRESETS) + list(FAMILY_PRESETS)}")
         size = dict(PRESETS[name])
         hidden = size["hidden_size"]
         size.update(num_attention_heads=hidden // 64, intermediate_size=4 * hidden)
@@ -175,6 +219,9 @@ class BertConfig:
 
     @classmethod
     def from_json_file(cls, path: str, **overrides) -> "BertConfig":
+        """An HF config.json of any supported family (its model_type decides; none means BERT)."""
+        from bert_jax.models.families import from_hf_dict
+
         try:
             with open(path, encoding="utf-8") as f:
                 values = json.load(f)
@@ -182,8 +229,7 @@ class BertConfig:
             raise ValueError(f"{path}: not valid JSON ({e})") from None
         if not isinstance(values, dict):
             raise ValueError(f"{path}: expected a JSON object of config keys")
-        values.update(overrides)
-        return cls.from_dict(values, source=path)
+        return from_hf_dict(values, source=path, **overrides)
 
     @classmethod
     def from_google_json(cls, path: str, **overrides) -> "BertConfig":
@@ -195,12 +241,10 @@ class BertConfig:
         return dataclasses.replace(self, **changes)
 
     def to_hf_dict(self, architectures: list[str] | None = None) -> dict[str, Any]:
-        """config.json as transformers writes it for a BERT model."""
-        out = {name: getattr(self, name) for name in HF_FIELDS}
-        if self.hidden_act == "gelu" and self.gelu_approximate:
-            out["hidden_act"] = "gelu_new"  # HF's name for the tanh form
-        out.update(model_type="bert", architectures=architectures or ["BertModel"])
-        return out
+        """config.json as transformers writes it for this family's model."""
+        from bert_jax.models.families import to_hf_dict
+
+        return to_hf_dict(self, architectures)
 
 
 _names = [f.name for f in dataclasses.fields(BertConfig)]

@@ -22,12 +22,14 @@ def gather_positions(sequence: jax.Array, positions: jax.Array) -> jax.Array:
 
 
 class _MlmTransform(nn.Module):
+    """dense (hidden → embedding width: ALBERT's E) → act → LayerNorm."""
+
     config: BertConfig
 
     @nn.compact
     def __call__(self, x):
         cfg = self.config
-        x = dense(cfg, cfg.hidden_size, (None, "embed"), "dense")(x)
+        x = dense(cfg, cfg.embedding_width, (None, "embed"), "dense")(x)
         return layer_norm(cfg)(cfg.activation()(x))
 
 
@@ -55,16 +57,27 @@ class MaskedLMHead(nn.Module):
 
 
 class PretrainingHeads(nn.Module):
-    """HF ``BertForPreTraining.cls``: MLM logits [batch, n|seq, vocab] and NSP logits [batch, 2]
-    ([batch, k, 2] for packed rows pooled at k [CLS] positions)."""
+    """HF ``BertForPreTraining.cls``: MLM logits [batch, n|seq, vocab] and, for a family with a sentence-level
+    objective (BERT's NSP, ALBERT's SOP: ``config.sentence_head``), its logits [batch, 2] ([batch, k, 2] for
+    packed rows pooled at k [CLS] positions) as ``nsp_logits``. RoBERTa and DistilBERT: MLM only."""
 
     config: BertConfig
 
     @nn.compact
     def __call__(self, encoder_out: BertOutput, masked_positions=None, deterministic: bool = True):
-        mlm = MaskedLMHead(self.config, name="predictions")(encoder_out, masked_positions)
-        nsp = dense(self.config, 2, ("embed", None), "seq_relationship")(encoder_out.pooled_output)
-        return {"mlm_logits": mlm, "nsp_logits": nsp}
+        out = {"mlm_logits": MaskedLMHead(self.config, name="predictions")(encoder_out, masked_positions)}
+        if self.config.sentence_head:
+            out["nsp_logits"] = dense(self.config, 2, ("embed", None), "seq_relationship")(encoder_out.pooled_output)
+        return out
+
+
+def sentence_vector(head: nn.Module, encoder_out: BertOutput) -> jax.Array:
+    """The pooled [CLS] [..., hidden]; for an encoder without a pooler (DistilBERT), the first token through
+    the head's own ``pre_classifier`` dense and ReLU, as DistilBertForSequenceClassification does."""
+    if encoder_out.pooled_output is not None:
+        return encoder_out.pooled_output
+    x = dense(head.config, head.config.hidden_size, (None, "embed"), "pre_classifier")(encoder_out.sequence_output[:, 0])
+    return jax.nn.relu(x)
 
 
 def _dropout_then_dense(head: nn.Module, x, features: int, name: str, deterministic: bool):
@@ -75,7 +88,8 @@ def _dropout_then_dense(head: nn.Module, x, features: int, name: str, determinis
 
 
 class SequenceClassificationHead(nn.Module):
-    """Dropout → dense on the pooled [CLS]: logits [batch, num_labels]; num_labels=1 is regression."""
+    """Dropout → dense on the pooled [CLS] (``sentence_vector``): logits [batch, num_labels]; num_labels=1 is
+    regression."""
 
     config: BertConfig
     num_labels: int
@@ -83,7 +97,7 @@ class SequenceClassificationHead(nn.Module):
 
     @nn.compact
     def __call__(self, encoder_out: BertOutput, deterministic: bool = True):
-        x = encoder_out.pooled_output
+        x = sentence_vector(self, encoder_out)
         return {"logits": _dropout_then_dense(self, x, self.num_labels, "classifier", deterministic)}
 
 
@@ -96,7 +110,7 @@ class MultipleChoiceHead(nn.Module):
 
     @nn.compact
     def __call__(self, encoder_out: BertOutput, deterministic: bool = True):
-        scores = _dropout_then_dense(self, encoder_out.pooled_output, 1, "classifier", deterministic)
+        scores = _dropout_then_dense(self, sentence_vector(self, encoder_out), 1, "classifier", deterministic)
         return {"logits": scores.reshape(-1, self.num_choices)}
 
 
