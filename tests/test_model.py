@@ -94,7 +94,8 @@ def test_every_family_param_has_logical_axis_names(family):
         assert len(leaf.names) == leaf.value.ndim and len(set(n for n in leaf.names if n)) == len(
             [n for n in leaf.names if n])
     encoder, embeddings = boxed["bert"]["encoder"], boxed["bert"]["embeddings"]
-    expected_layers = {"albert": ["embedding_hidden_mapping_in", "layer_0"]}.get(family, ["layer_0", "layer_1", "layer_2"])
+    expected_layers = {"albert": ["embedding_hidden_mapping_in", "layer_0"]}.get(family,
+                                                                                  ["layer_0", "layer_1", "layer_2"])
     assert sorted(encoder) == expected_layers
     assert ("token_type_embeddings" in embeddings) == (family != "distilbert")
     assert ("pooler" in boxed["bert"]) == (family != "distilbert")

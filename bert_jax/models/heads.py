@@ -76,8 +76,8 @@ def sentence_vector(head: nn.Module, encoder_out: BertOutput) -> jax.Array:
     the head's own ``pre_classifier`` dense and ReLU, as DistilBertForSequenceClassification does."""
     if encoder_out.pooled_output is not None:
         return encoder_out.pooled_output
-    x = dense(head.config, head.config.hidden_size, (None, "embed"), "pre_classifier")(encoder_out.sequence_output[:, 0])
-    return jax.nn.relu(x)
+    first = encoder_out.sequence_output[:, 0]
+    return jax.nn.relu(dense(head.config, head.config.hidden_size, (None, "embed"), "pre_classifier")(first))
 
 
 def _dropout_then_dense(head: nn.Module, x, features: int, name: str, deterministic: bool):
