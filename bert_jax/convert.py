@@ -347,7 +347,8 @@ def hf_state_dict(params: Params, family: str = "bert") -> dict[str, np.ndarray]
 
 # What transformers class a saved directory holds: (family, has MLM head, has sentence head) → architecture.
 _WITH_HEADS = {"bert": ("BertForMaskedLM", "BertForPreTraining"),
-               "albert": ("AlbertForMaskedLM", "AlbertForPreTraining"), "roberta": ("RobertaForMaskedLM", None), "xlm-roberta": ("XLMRobertaForMaskedLM", None),
+               "albert": ("AlbertForMaskedLM", "AlbertForPreTraining"),
+               "roberta": ("RobertaForMaskedLM", None), "xlm-roberta": ("XLMRobertaForMaskedLM", None),
                "distilbert": ("DistilBertForMaskedLM", None)}
 
 
