@@ -153,7 +153,7 @@ SETTINGS = [
      r"attention_implementation='cudnn' has no attention dropout.*set it to 0\.0"),
     ("no-steps", lambda: check_run_settings(_glue_config(num_train_epochs=0.0, total_steps=0)), ValueError,
      r"config\.total_steps must be positive"),
-    ("model-preset", lambda: BertConfig.preset("huge"), ValueError, r"unknown BERT preset 'huge'"),
+    ("model-preset", lambda: BertConfig.preset("huge"), ValueError, r"unknown model preset 'huge'"),
     ("model-key", lambda: BertConfig.from_dict({"hidden_sise": 8}, source="config.json"), ValueError,
      r"config\.json: unknown config key 'hidden_sise'"),
     ("model-activation", lambda: BertConfig.preset("tiny", hidden_act="swish2"), ValueError,

@@ -1,9 +1,11 @@
-"""One Tokenizer interface over two backends: BERT WordPiece (Google vocab.txt; ids identical to HF
-BertTokenizerFast, built from HF `tokenizers`) and SentencePiece (`sentencepiece`).
+"""One Tokenizer interface over the BERT family's backends: WordPiece (Google vocab.txt; ids identical to HF
+BertTokenizerFast, built from HF `tokenizers`), byte-level BPE (RoBERTa: byte_bpe.py), SentencePiece
+(`sentencepiece` for our own vocabularies; ALBERT's spiece.model: albert_spm.py).
 
 Backends only split text into pieces with character offsets and word indices; this module assembles
-[CLS] A [SEP] (B [SEP]), truncates as Google's ``_truncate_seq_pair`` does, and pads, so both backends
-behave identically around the pieces. Vocab training lives in vocab_training.py.
+[CLS] A [SEP] (B [SEP]) (RoBERTa: <s> A </s></s> B </s>, one token type), truncates as Google's
+``_truncate_seq_pair`` does, and pads, so every backend behaves identically around the pieces. Vocab training
+lives in vocab_training.py.
 """
 
 from __future__ import annotations
@@ -75,14 +77,35 @@ def truncate_pair(len_a: int, len_b: int, budget: int, strategy: str) -> tuple[i
 
 
 class Tokenizer:
-    """Common assembly, truncation and padding; subclasses implement ``_split`` and the vocab."""
+    """Common assembly, truncation and padding; subclasses implement ``_split_batch`` and the vocab.
 
-    pad_token, unk_token, cls_token, sep_token, mask_token = SPECIAL_TOKENS
+    A backend names its special tokens (``special_tokens``: pad, unk, cls, sep, mask) and its pair format:
+    ``pair_separators`` sep tokens between the texts (RoBERTa 2) and ``second_type_id``, the token type of
+    the second text and its sep (RoBERTa 0: one token type).
+    """
+
+    special_tokens: tuple[str, str, str, str, str] = SPECIAL_TOKENS
+    pair_separators = 1
+    second_type_id = 1
 
     def __init__(self):
+        missing = [t for t in self.special_tokens if self.token_to_id(t) is None]
+        if missing:
+            raise ValueError(f"{self.source}: the vocabulary lacks the special tokens {missing}")
+        self.pad_token, self.unk_token, self.cls_token, self.sep_token, self.mask_token = self.special_tokens
         self.pad_id, self.unk_id, self.cls_id, self.sep_id, self.mask_id = (
-            self.token_to_id(t) for t in SPECIAL_TOKENS
+            self.token_to_id(t) for t in self.special_tokens
         )
+
+    @property
+    def source(self) -> str:
+        """The file the vocabulary came from, for error messages."""
+        return getattr(self, "vocab_file", None) or getattr(self, "model_file", None) or type(self).__name__
+
+    def for_words(self) -> "Tokenizer":
+        """The tokenizer for text that arrives split into words (NER): each word is split as if a space
+        preceded it. Byte-level BPE needs a prefix space for that (``add_prefix_space``); others are themselves."""
+        return self
 
     # --- backend hooks ---
     def _split_batch(self, texts: Sequence[str]) -> list[Pieces]:
@@ -115,9 +138,16 @@ class Tokenizer:
 
     def continuation_mask(self) -> np.ndarray:
         """[vocab] bool: True for pieces that continue a word (WordPiece '##x'; SentencePiece pieces
-        without the '▁' word start), for whole-word masking."""
+        without the '▁' word start; byte-level BPE pieces without the 'Ġ' space), for whole-word masking."""
         tokens = [self.id_to_token(i) for i in range(self.vocab_size)]
-        return np.array([self._is_continuation(t) and t not in SPECIAL_TOKENS for t in tokens], bool)
+        return np.array([self._is_continuation(t) and t not in self.special_tokens for t in tokens], bool)
+
+    def pair_row(self, a: Sequence[int], b: Sequence[int]) -> tuple[list[int], list[int]]:
+        """Piece ids of two texts → (ids, token types) of the pair with its special tokens; the second text
+        starts at ``len(a) + 1 + pair_separators``."""
+        ids = [self.cls_id, *a, *([self.sep_id] * self.pair_separators), *b, self.sep_id]
+        first = len(a) + 1 + self.pair_separators
+        return ids, [0] * first + [self.second_type_id] * (len(b) + 1)
 
     def _is_continuation(self, token: str) -> bool:
         return token.startswith("##")
@@ -180,7 +210,7 @@ class Tokenizer:
         return out
 
     def _assemble(self, a: Pieces, b: Pieces | None, max_length: int | None, truncation, padding) -> Encoding:
-        n_special = 3 if b is not None else 2
+        n_special = 2 + self.pair_separators if b is not None else 2
         len_a, len_b = len(a.ids), (len(b.ids) if b is not None else 0)
         if max_length is not None:
             if max_length < n_special:
@@ -205,11 +235,12 @@ class Tokenizer:
         word_ids: list[int | None] = [None, *a.word_ids[:len_a], None]
         types = [0] * (len_a + 2)
         if b is not None:
-            ids += [*b.ids[:len_b], self.sep_id]
-            offsets += [*b.offsets[:len_b], (0, 0)]
-            seq_ids += [*([1] * len_b), None]
-            word_ids += [*b.word_ids[:len_b], None]
-            types += [1] * (len_b + 1)
+            extra = self.pair_separators - 1  # RoBERTa's second </s> before B
+            ids += [self.sep_id] * extra + [*b.ids[:len_b], self.sep_id]
+            offsets += [(0, 0)] * extra + [*b.offsets[:len_b], (0, 0)]
+            seq_ids += [None] * extra + [*([1] * len_b), None]
+            word_ids += [None] * extra + [*b.word_ids[:len_b], None]
+            types += [0] * extra + [self.second_type_id] * (len_b + 1)
         mask = [1] * len(ids)
         if padding in ("max_length", True) and max_length is not None:
             extra = max_length - len(ids)
@@ -295,9 +326,6 @@ class SentencePieceTokenizer(Tokenizer):
         except (OSError, RuntimeError) as e:
             raise ValueError(f"{model_file}: not a SentencePiece model ({e})") from None
         super().__init__()
-        missing = [t for t in SPECIAL_TOKENS if self.token_to_id(t) is None]
-        if missing:
-            raise ValueError(f"{model_file}: SentencePiece model lacks the special pieces {missing}")
 
     def _split_batch(self, texts):
         try:
@@ -369,8 +397,10 @@ def read_vocab(path: str) -> dict[str, int]:
 
 
 # The files that define a tokenizer directory's vocab, in the order they are looked for: SentencePiece models
-# (ALBERT/T5-style names), then WordPiece's vocab.txt.
-TOKENIZER_FILES = ("spiece.model", "sentencepiece.model", "tokenizer.model", "vocab.txt")
+# (ALBERT/T5-style names), WordPiece's vocab.txt, byte-level BPE's vocab.json (+ merges.txt), then a
+# tokenizer.json (byte-level BPE only: a BERT directory has its vocab.txt beside it).
+TOKENIZER_FILES = ("spiece.model", "sentencepiece.model", "tokenizer.model", "vocab.txt", "vocab.json",
+                   "tokenizer.json")
 
 
 def tokenizer_file(path: str) -> str | None:
@@ -384,25 +414,54 @@ def tokenizer_file(path: str) -> str | None:
     return None
 
 
-def load_tokenizer(path: str, lowercase: bool | None = None) -> Tokenizer:
-    """A vocab.txt or .model file, or a directory holding one of TOKENIZER_FILES (HF or our layout).
+def _is_albert_model(model_file: str, settings: dict) -> bool:
+    """An ALBERT spiece.model (its tokenizer_config says so, or its pad piece is ALBERT's <pad>) rather than one
+    of our own SentencePiece vocabularies with BERT's [PAD]."""
+    if "albert" in str(settings.get("tokenizer_class", "")).lower():
+        return True
+    import sentencepiece as spm
 
-    For a directory, do_lower_case / strip_accents come from tokenizer_config.json when present;
-    ``lowercase`` overrides. tokenizer.json is never needed.
+    sp = spm.SentencePieceProcessor()
+    try:
+        sp.Load(model_file)
+    except (OSError, RuntimeError) as e:
+        raise ValueError(f"{model_file}: not a SentencePiece model ({e})") from None
+    return sp.PieceToId("[PAD]") == sp.unk_id() and sp.IdToPiece(0) == "<pad>"
+
+
+def load_tokenizer(path: str, lowercase: bool | None = None) -> Tokenizer:
+    """A vocab.txt, .model, vocab.json or tokenizer.json file, or a directory holding one of TOKENIZER_FILES
+    (HF or our layout).
+
+    For a directory, do_lower_case / strip_accents / keep_accents / add_prefix_space come from
+    tokenizer_config.json when present; ``lowercase`` overrides.
     """
+    settings = {}
+    directory = path if os.path.isdir(path) else os.path.dirname(path)
+    config_path = os.path.join(directory, "tokenizer_config.json")
+    if os.path.isdir(path) and os.path.exists(config_path):
+        with open(config_path, encoding="utf-8") as f:
+            settings = json.load(f)
+    defining = tokenizer_file(path)
+    if defining is None:
+        raise FileNotFoundError(f"{path}: no tokenizer file (one of {', '.join(TOKENIZER_FILES)})")
+    name = os.path.basename(defining)
+    if name.endswith(".model"):
+        if _is_albert_model(defining, settings):
+            from bert_jax.data.albert_spm import AlbertTokenizer
+
+            do_lower = settings.get("do_lower_case", True) if lowercase is None else lowercase
+            return AlbertTokenizer(defining, lowercase=do_lower, keep_accents=settings.get("keep_accents", False))
+        return SentencePieceTokenizer(defining)
+    if name.endswith(".json"):
+        from bert_jax.data.byte_bpe import ByteLevelBPETokenizer
+
+        prefix_space = settings.get("add_prefix_space")
+        if name == "tokenizer.json":
+            return ByteLevelBPETokenizer.from_tokenizer_json(defining, prefix_space)
+        return ByteLevelBPETokenizer.from_files(defining, os.path.join(os.path.dirname(defining), "merges.txt"),
+                                                bool(prefix_space))
     if os.path.isdir(path):
-        settings = {}
-        config_path = os.path.join(path, "tokenizer_config.json")
-        if os.path.exists(config_path):
-            with open(config_path, encoding="utf-8") as f:
-                settings = json.load(f)
-        defining = tokenizer_file(path)
-        if defining is None:
-            raise FileNotFoundError(f"{path}: no tokenizer file (one of {', '.join(TOKENIZER_FILES)})")
-        if defining.endswith(".model"):
-            return SentencePieceTokenizer(defining)
         do_lower = settings.get("do_lower_case", True) if lowercase is None else lowercase
         return WordPieceTokenizer(defining, lowercase=do_lower, strip_accents=settings.get("strip_accents"))
-    if path.endswith(".model"):
-        return SentencePieceTokenizer(path)
     return WordPieceTokenizer(path, lowercase=True if lowercase is None else lowercase)

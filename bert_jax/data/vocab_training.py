@@ -1,13 +1,18 @@
-"""Training a new vocabulary from text files: WordPiece (→ Google-style vocab.txt) or SentencePiece."""
+"""Training a new vocabulary from text files: WordPiece (→ Google-style vocab.txt), SentencePiece, or RoBERTa's
+byte-level BPE (→ vocab.json + merges.txt)."""
 
 from __future__ import annotations
 
 import glob
+import json
 import os
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from bert_jax.data.tokenizer import SPECIAL_TOKENS, SentencePieceTokenizer, WordPieceTokenizer
 from bert_jax.io_utils import write_text
+
+if TYPE_CHECKING:
+    from bert_jax.data.byte_bpe import ByteLevelBPETokenizer
 
 
 def _expand(files: Sequence[str] | str) -> list[str]:
@@ -49,10 +54,13 @@ def train_wordpiece(files: Sequence[str] | str, vocab_size: int, out_dir: str, l
 
 def train_sentencepiece(files: Sequence[str] | str, vocab_size: int, out_dir: str, lowercase: bool = True,
                         model_type: str = "unigram", character_coverage: float = 0.9995,
-                        input_sentence_size: int = 2_000_000, seed: int = 0) -> SentencePieceTokenizer:
+                        input_sentence_size: int = 2_000_000, seed: int = 0, albert: bool = False):
     """Trains ``out_dir/spiece.model`` with BERT's special pieces at ids 0-4 ([PAD] [UNK] [CLS] [SEP]
-    [MASK]); ``lowercase`` selects NFKC with case folding as the model's own normaliser."""
+    [MASK]); ``lowercase`` selects NFKC with case folding as the model's own normaliser. ``albert``: ALBERT's
+    layout instead (<pad> <unk> [CLS] [SEP] [MASK], NFKC, lowercasing by the tokenizer): an AlbertTokenizer."""
     import sentencepiece as spm
+
+    from bert_jax.data.albert_spm import ALBERT_SPECIALS, AlbertTokenizer
 
     paths = _expand(files)
     os.makedirs(out_dir, exist_ok=True)
@@ -62,12 +70,39 @@ def train_sentencepiece(files: Sequence[str] | str, vocab_size: int, out_dir: st
         input=paths, model_prefix=prefix, vocab_size=vocab_size, model_type=model_type,
         character_coverage=character_coverage, input_sentence_size=input_sentence_size,
         shuffle_input_sentence=True, seed_sentencepiece_size=1_000_000,
-        pad_id=0, pad_piece="[PAD]", unk_id=1, unk_piece="[UNK]", bos_id=-1, eos_id=-1,
+        pad_id=0, pad_piece=ALBERT_SPECIALS[0] if albert else "[PAD]", unk_id=1,
+        unk_piece=ALBERT_SPECIALS[1] if albert else "[UNK]", bos_id=-1, eos_id=-1,
         control_symbols=["[CLS]", "[SEP]", "[MASK]"],
-        normalization_rule_name="nmt_nfkc_cf" if lowercase else "nmt_nfkc",
+        normalization_rule_name="nmt_nfkc_cf" if lowercase and not albert else "nmt_nfkc",
         minloglevel=2, num_threads=os.cpu_count() or 1,
     )
     os.remove(prefix + ".vocab")  # the .model file holds the vocab; a stale .vocab only misleads
-    tokenizer = SentencePieceTokenizer(prefix + ".model")
+    tokenizer = AlbertTokenizer(prefix + ".model", lowercase) if albert else SentencePieceTokenizer(prefix + ".model")
+    tokenizer.save(out_dir)
+    return tokenizer
+
+
+def train_byte_level_bpe(files: Sequence[str] | str, vocab_size: int, out_dir: str, min_frequency: int = 2
+                         ) -> "ByteLevelBPETokenizer":
+    """Learns RoBERTa's kind of vocab: byte-level BPE over GPT-2's 256-byte alphabet (no unknown token is ever
+    needed), the specials <s> <pad> </s> <unk> at ids 0-3 as RoBERTa has them and <mask> last; writes
+    ``out_dir/vocab.json`` and ``merges.txt``. No lowercasing: RoBERTa is cased."""
+    from tokenizers import Tokenizer as RustTokenizer
+    from tokenizers import models, pre_tokenizers, trainers
+
+    from bert_jax.data.byte_bpe import ByteLevelBPETokenizer
+
+    paths = _expand(files)
+    rust = RustTokenizer(models.BPE())
+    rust.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size - 1, min_frequency=min_frequency, show_progress=False,
+                                  special_tokens=["<s>", "<pad>", "</s>", "<unk>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    rust.train(paths, trainer)
+    vocab = rust.get_vocab()
+    vocab["<mask>"] = len(vocab)
+    spec = json.loads(rust.to_str())
+    merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in spec["model"]["merges"]]
+    tokenizer = ByteLevelBPETokenizer(vocab, merges, os.path.join(out_dir, "vocab.json"))
     tokenizer.save(out_dir)
     return tokenizer
