@@ -19,10 +19,11 @@ IGNORE = -1  # the label of every token that is not a word's first sub-word: not
 
 
 class WordPieces:
-    """Words → their sub-word ids, each distinct word tokenized once."""
+    """Words → their sub-word ids, each distinct word tokenized once, as a word of running text (byte-level BPE:
+    with the space before it, as transformers' ``is_split_into_words``)."""
 
     def __init__(self, tokenizer: Tokenizer):
-        self.tokenizer = tokenizer
+        self.tokenizer = tokenizer.for_words()
         self._cache: dict[str, list[int]] = {}
 
     def __call__(self, words: list[str]) -> list[list[int]]:

@@ -1,8 +1,9 @@
 """SQuAD featurisation: question + context windows with a doc stride, answers mapped to tokens through
 character offsets.
 
-Each window is ``[CLS] question [SEP] context piece [SEP]`` (question cut to max_query_length tokens).
-Windows follow Google's run_squad: each holds up to ``max_seq_length - len(question) - 3`` context
+Each window is ``[CLS] question [SEP] context piece [SEP]`` (question cut to max_query_length tokens; the
+tokenizer's pair format: RoBERTa's <s> q </s></s> c </s>). Windows follow Google's run_squad: each holds up
+to ``max_seq_length - len(question) - 3`` (RoBERTa: - 4) context
 tokens and the next one starts ``doc_stride`` tokens later (doc_stride is the step between window
 starts, as in Google's code; HF's ``stride`` is the overlap instead). A context token seen by several
 windows is scored only in the window where it has the most context on both sides ("max context").
@@ -75,7 +76,7 @@ def featurize(examples: list[SquadExample], tokenizer: Tokenizer, max_seq_length
               out_of_span: str = "cls") -> SquadWindows:
     if out_of_span not in ("cls", "drop"):
         raise ValueError(f"out_of_span={out_of_span!r}; expected 'cls' or 'drop'")
-    if max_query_length + 3 >= max_seq_length:
+    if max_query_length + 2 + tokenizer.pair_separators >= max_seq_length:
         raise ValueError(f"max_query_length={max_query_length} leaves no room for the context in "
                          f"max_seq_length={max_seq_length}")
     contexts = list(dict.fromkeys(e.context for e in examples))  # unique paragraphs, in order
@@ -103,21 +104,19 @@ def featurize(examples: list[SquadExample], tokenizer: Tokenizer, max_seq_length
             if span is None:
                 skipped["answer has no tokens"] += 1
                 continue
-        room = max_seq_length - len(question) - 3
+        first = len(question) + 1 + tokenizer.pair_separators  # the paragraph's first token
+        room = max_seq_length - first - 1
         windows = window_starts(len(paragraph.ids), room, doc_stride)
         for start, length in windows:
             label = (0, 0)
             if span is not None:
                 if start <= span[0] and span[1] < start + length:
-                    offset = len(question) + 2 - start
+                    offset = first - start
                     label = (span[0] + offset, span[1] + offset)
                 elif out_of_span == "drop":
                     continue
-            ids = [tokenizer.cls_id, *question, tokenizer.sep_id, *paragraph.ids[start:start + length],
-                   tokenizer.sep_id]
-            types = [0] * (len(question) + 2) + [1] * (length + 1)
+            ids, types = tokenizer.pair_row(question, paragraph.ids[start:start + length])
             token_offsets = np.full((len(ids), 2), -1, np.int32)
-            first = len(question) + 2
             token_offsets[first:first + length, 0] = starts[start:start + length]
             token_offsets[first:first + length, 1] = ends[start:start + length]
             is_max = np.zeros(len(ids), bool)

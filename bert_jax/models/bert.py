@@ -85,7 +85,8 @@ def constrain(x: jax.Array, names: tuple) -> jax.Array:
 class BertOutput(NamedTuple):
     sequence_output: jax.Array  # [batch, seq, hidden]
     pooled_output: jax.Array | None  # [batch, hidden] = tanh(dense([CLS])); [batch, k, hidden] with cls_positions
-    word_embeddings: jax.Array  # [vocab, hidden], for the tied MLM decoder
+    word_embeddings: jax.Array  # [vocab, embedding width], for the tied MLM decoder
+    first_token: jax.Array  # [batch, hidden] the [CLS] state before the pooler; [batch, k, hidden] with cls_positions
 
 
 def one_hot_lookup(table: jax.Array, ids: jax.Array, dtype) -> jax.Array:
@@ -300,12 +301,12 @@ class BertModel(nn.Module):
             token_type_ids = jnp.zeros_like(input_ids)
         x, table = BertEmbeddings(cfg, name="embeddings")(input_ids, token_type_ids, position_ids, deterministic)
         x = BertEncoder(cfg, name="encoder")(x, attention_mask, segment_ids, deterministic)
+        cls = x[:, 0] if cls_positions is None else jnp.take_along_axis(
+            x, cls_positions[..., None].astype(jnp.int32), axis=1)
         pooled = None
         if self.add_pooling_layer and cfg.use_pooler:
-            cls = x[:, 0] if cls_positions is None else jnp.take_along_axis(
-                x, cls_positions[..., None].astype(jnp.int32), axis=1)
             pooled = _Pooler(cfg, name="pooler")(cls)
-        return BertOutput(x, pooled, table)
+        return BertOutput(x, pooled, table, cls)
 
 
 class _Pooler(nn.Module):

@@ -72,12 +72,12 @@ class PretrainingHeads(nn.Module):
 
 
 def sentence_vector(head: nn.Module, encoder_out: BertOutput) -> jax.Array:
-    """The pooled [CLS] [..., hidden]; for an encoder without a pooler (DistilBERT), the first token through
-    the head's own ``pre_classifier`` dense and ReLU, as DistilBertForSequenceClassification does."""
+    """The pooled [CLS] [..., hidden]; for an encoder without a pooler (DistilBERT), the [CLS] state through the
+    head's own ``pre_classifier`` dense and ReLU, as DistilBertForSequenceClassification does."""
     if encoder_out.pooled_output is not None:
         return encoder_out.pooled_output
-    first = encoder_out.sequence_output[:, 0]
-    return jax.nn.relu(dense(head.config, head.config.hidden_size, (None, "embed"), "pre_classifier")(first))
+    cls = encoder_out.first_token
+    return jax.nn.relu(dense(head.config, head.config.hidden_size, (None, "embed"), "pre_classifier")(cls))
 
 
 def _dropout_then_dense(head: nn.Module, x, features: int, name: str, deterministic: bool):

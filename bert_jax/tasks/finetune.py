@@ -70,9 +70,12 @@ class FinetuneTask(Task):
         self.tokenizer: Tokenizer = tokenizer_for(config)
         self.model_config = model_config_for(config, self.tokenizer.vocab_size)
         self.max_length = config.data.max_seq_length
-        if self.max_length > self.model_config.max_position_embeddings:
-            raise ValueError(f"config.data.max_seq_length={self.max_length} exceeds the model's "
-                             f"max_position_embeddings={self.model_config.max_position_embeddings}")
+        longest = self.model_config.max_position_embeddings - self.model_config.position_offset
+        if self.max_length > longest:
+            raise ValueError(f"config.data.max_seq_length={self.max_length} exceeds the {longest} positions of the "
+                             f"model (max_position_embeddings={self.model_config.max_position_embeddings}"
+                             + (f" less RoBERTa's offset {self.model_config.position_offset})" if
+                                self.model_config.position_offset else ")"))
         self._features: dict[str, Features] = {}
         if config.data.pack_per_row > 1 and not self.packable:
             raise ValueError(f"config.data.pack_per_row={config.data.pack_per_row}: packing is for sentence(-pair) "
