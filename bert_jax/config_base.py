@@ -98,7 +98,8 @@ def pretraining_config() -> ml_collections.ConfigDict:
         tfds_data_dir="",  # where the TFDS data was prepared (default: TFDS's own)
         text_key="text",
         dir="",  # prepared data; default <workdir>/data
-        vocab="",  # vocab.txt / tokenizer dir; empty → train a WordPiece vocab on the corpus
+        vocab="",  # vocab.txt / tokenizer dir; empty → train a vocab of vocab_type on the corpus
+        vocab_type="wordpiece",  # wordpiece | byte_bpe (RoBERTa) | albert_sentencepiece
         vocab_size=30522,
         lowercase=True,
         max_seq_length=128,
@@ -107,6 +108,8 @@ def pretraining_config() -> ml_collections.ConfigDict:
         short_seq_prob=0.1,
         dupe_factor=1,
         whole_word_mask=False,
+        max_ngram=1,  # >1: ALBERT's n-gram masking (spans of up to this many words, p(n) ∝ 1/n)
+        sentence_task="nsp",  # nsp (BERT) | sop (ALBERT: sentence order) | none (RoBERTa: FULL-SENTENCES rows)
         dynamic_masking=True,
         eval_document_stride=20,  # every 20th document is held out for eval
         documents_per_block=100_000,
@@ -187,6 +190,37 @@ def runlocal(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     c.batch_size, c.eval_batch_size, c.eval_batches = 8, 8, 2
     c.log_every, c.eval_every, c.ckpt_every = 2, 3, 3
     c.data.max_seq_length = 64
+    return c
+
+
+def cpu_pretraining_scale(c: ml_collections.ConfigDict, runlocal: bool) -> ml_collections.ConfigDict:
+    """The quickstart's scale (configs/pretrain_tiny.py), for any family's recipe: L2/H128 on the offline
+    docstring corpus, 1,000 steps of 32 × 128 tokens without dropout, AdamW 2e-3; ``runlocal`` a 20-step smoke
+    run with dropout 0.1 (the tests check that dropout's keys resume and shard exactly)."""
+    c.model.preset = "tiny"
+    c.model.hidden_dropout_prob = 0.0
+    c.model.attention_probs_dropout_prob = 0.0
+    c.data.source = "python_docstrings"
+    c.data.vocab_size = 8000
+    c.data.max_seq_length = 128
+    c.data.dupe_factor = 5
+    c.data.eval_document_stride = 10
+    # AdamW (bias-corrected): Google's bert_adam has no bias correction, so its first ~1k steps move
+    # ~3x further than its lr says; at this size and lr it sits on the unigram plateau much longer.
+    c.optim.name = "adamw"
+    c.optim.learning_rate = 2e-3
+    c.optim.warmup_steps = 100
+    c.batch_size = 32
+    c.eval_batch_size = 32
+    c.eval_batches = 0  # the whole held-out split
+    c.total_steps = 1000
+    c.log_every = 50
+    c.eval_every = 500
+    c.ckpt_every = 250
+    if runlocal:
+        c.model.hidden_dropout_prob = c.model.attention_probs_dropout_prob = 0.1
+        c.total_steps, c.optim.warmup_steps, c.batch_size, c.eval_batch_size = 20, 5, 16, 16
+        c.log_every, c.eval_every, c.ckpt_every, c.eval_batches = 5, 10, 10, 2
     return c
 
 

@@ -29,7 +29,8 @@ def encoder_flops_per_token(config: BertConfig, seq_len: int) -> float:
     projections = 2 * 4 * H * H  # query, key, value, attention output
     ffn = 2 * 2 * H * inner
     attention = 2 * 2 * seq_len * H  # q·kᵀ and probs·v, every head together
-    return L * (projections + ffn + attention)
+    E = config.embedding_width  # ALBERT projects its E-wide embeddings to H first (shared layers cost the same)
+    return L * (projections + ffn + attention) + (2 * E * H if E != H else 0)
 
 
 def encoder_flops_per_sequence(config: BertConfig, length: int) -> float:
@@ -39,12 +40,14 @@ def encoder_flops_per_sequence(config: BertConfig, length: int) -> float:
 
 def pretraining_flops_per_sequence(config: BertConfig, seq_len: int, num_predictions: int,
                                    training: bool = True) -> float:
-    """Model FLOPs for one sequence of a pretraining step: encoder on every position, pooler + NSP,
-    and the MLM head (transform + tied decoder) only at the ``num_predictions`` gathered positions."""
-    H, V = config.hidden_size, config.vocab_size
+    """Model FLOPs for one sequence of a pretraining step: encoder on every position, pooler + NSP (or SOP;
+    none for RoBERTa and DistilBERT), and the MLM head (transform to the embedding width E + tied decoder)
+    only at the ``num_predictions`` gathered positions."""
+    H, V, E = config.hidden_size, config.vocab_size, config.embedding_width
     forward = seq_len * encoder_flops_per_token(config, seq_len)
-    forward += 2 * H * H + 2 * H * 2  # pooler, NSP
-    forward += num_predictions * (2 * H * H + 2 * H * V)
+    if config.sentence_head:
+        forward += 2 * H * H + 2 * H * 2  # pooler, NSP / SOP
+    forward += num_predictions * (2 * H * E + 2 * E * V)
     return 3 * forward if training else forward
 
 

@@ -13,35 +13,9 @@ Running the command again resumes (and, once finished, only re-evaluates). `:run
 smoke run.
 """
 
-from bert_jax.config_base import parse_arg, pretraining_config
+from bert_jax.config_base import cpu_pretraining_scale, parse_arg, pretraining_config
 
 
 def get_config(arg=None):
     args = parse_arg(arg, runlocal=False)
-    c = pretraining_config()
-    c.model.preset = "tiny"
-    c.model.hidden_dropout_prob = 0.0
-    c.model.attention_probs_dropout_prob = 0.0
-    c.data.source = "python_docstrings"
-    c.data.vocab_size = 8000
-    c.data.max_seq_length = 128
-    c.data.dupe_factor = 5
-    c.data.eval_document_stride = 10
-    # AdamW (bias-corrected): Google's bert_adam has no bias correction, so its first ~1k steps move
-    # ~3x further than its lr says; at this size and lr it sits on the unigram plateau much longer.
-    c.optim.name = "adamw"
-    c.optim.learning_rate = 2e-3
-    c.optim.warmup_steps = 100
-    c.batch_size = 32
-    c.eval_batch_size = 32
-    c.eval_batches = 0  # the whole held-out split
-    c.total_steps = 1000
-    c.log_every = 50
-    c.eval_every = 500
-    c.ckpt_every = 250
-    if args.runlocal:
-        # The smoke run keeps BERT's dropout: the tests run it to check that dropout's keys resume and shard exactly.
-        c.model.hidden_dropout_prob = c.model.attention_probs_dropout_prob = 0.1
-        c.total_steps, c.optim.warmup_steps, c.batch_size, c.eval_batch_size = 20, 5, 16, 16
-        c.log_every, c.eval_every, c.ckpt_every, c.eval_batches = 5, 10, 10, 2
-    return c
+    return cpu_pretraining_scale(pretraining_config(), args.runlocal)

@@ -144,7 +144,7 @@ def pretraining_batches(source: PairSource, batch_size: int, max_seq_length: int
                         special_ids: frozenset[int], mask_id: int, vocab_size: int,
                         is_continuation: np.ndarray | None, seed: int, dynamic_masking: bool = True,
                         shuffle: bool = True, repeat: bool = True, process_index: int | None = None,
-                        process_count: int | None = None) -> grain.MapDataset:
+                        process_count: int | None = None, pad_id: int = 0) -> grain.MapDataset:
     """MapDataset whose item k is the host-local batch of step k (dict of [batch_size, ...] arrays);
     rows of a packed source get the packed features (see pretraining.packed_features).
 
@@ -167,7 +167,7 @@ def pretraining_batches(source: PairSource, batch_size: int, max_seq_length: int
 
     def featurize(record, rng):
         return packed_features(instances(record), max_seq_length, source.max_per_row, mask, special_ids, mask_id,
-                               vocab_size, is_continuation, rng, packed=packed)
+                               vocab_size, is_continuation, rng, packed=packed, pad_id=pad_id)
 
     if dynamic_masking:
         ds = ds.random_map(lambda r, g: featurize(r, random.Random(int(g.integers(2**62)))), seed=seed + 1)
@@ -199,10 +199,11 @@ class PairSpec:
     vocab_size: int
     is_continuation: np.ndarray | None
     dynamic_masking: bool = True
+    pad_id: int = 0
 
     def batches(self, training: bool, global_batch: int, seed: int, process_index: int, process_count: int):
         return pretraining_batches(
             PairSource(self.directory, self.split), global_batch // process_count, self.max_seq_length, self.mask,
             self.special_ids, self.mask_id, self.vocab_size, self.is_continuation, seed=seed,
             dynamic_masking=training and self.dynamic_masking, shuffle=training, repeat=training,
-            process_index=process_index, process_count=process_count)
+            process_index=process_index, process_count=process_count, pad_id=self.pad_id)

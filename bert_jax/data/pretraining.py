@@ -1,4 +1,6 @@
-"""Google's create_pretraining_data, on token ids: documents → NSP segment pairs → MLM masking.
+"""Google's create_pretraining_data, on token ids: documents → NSP segment pairs → MLM masking; and the
+family's variants: ALBERT's sentence-order pairs and n-gram masking (google-research/albert), RoBERTa's
+FULL-SENTENCES rows (no second segment, no sentence label).
 
 Transcribed from google-research/bert create_pretraining_data.py with Python's ``random.Random`` in the
 same call order, so the same seed and the same tokens give the same instances. Two changes, both for
@@ -15,12 +17,17 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
+SENTENCE_TASKS = ("nsp", "sop", "none")  # BERT's next sentence, ALBERT's sentence order, RoBERTa's none
+
 
 @dataclasses.dataclass(frozen=True)
 class PairOptions:
     max_seq_length: int = 128
     short_seq_prob: float = 0.1
     dupe_factor: int = 1
+    # 'nsp': B is the next text or (50%) a random document's (label 1); 'sop': B is the next text and (50%)
+    # A and B are swapped (label 1; ALBERT); 'none': FULL-SENTENCES rows (RoBERTa), see full_sentence_rows.
+    sentence_task: str = "nsp"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,6 +35,7 @@ class MaskOptions:
     masked_lm_prob: float = 0.15
     max_predictions_per_seq: int = 20
     whole_word_mask: bool = False
+    max_ngram: int = 1  # >1: ALBERT's n-gram masking, spans of n words with p(n) ∝ 1/n
 
 
 @dataclasses.dataclass
@@ -72,7 +80,8 @@ def create_pairs_from_document(all_documents: Sequence[Sequence[list[int]]], doc
                     a_end = rng.randint(1, len(current_chunk) - 1)
                 tokens_a = [t for j in range(a_end) for t in current_chunk[j]]
                 tokens_b: list[int] = []
-                if len(current_chunk) == 1 or rng.random() < 0.5:
+                sop = options.sentence_task == "sop"
+                if len(current_chunk) == 1 or (not sop and rng.random() < 0.5):
                     is_random_next = True
                     target_b_length = target_seq_length - len(tokens_a)
                     for _ in range(10):
@@ -87,6 +96,10 @@ def create_pairs_from_document(all_documents: Sequence[Sequence[list[int]]], doc
                             break
                     # The segments of this chunk that B did not use go back to be read again.
                     i -= len(current_chunk) - a_end
+                elif sop and rng.random() < 0.5:  # ALBERT: the two halves in the wrong order
+                    is_random_next = True
+                    tokens_b = [t for j in range(a_end, len(current_chunk)) for t in current_chunk[j]]
+                    tokens_a, tokens_b = tokens_b, tokens_a
                 else:
                     is_random_next = False
                     tokens_b = [t for j in range(a_end, len(current_chunk)) for t in current_chunk[j]]
@@ -101,10 +114,40 @@ def create_pairs_from_document(all_documents: Sequence[Sequence[list[int]]], doc
     return pairs
 
 
+def full_sentence_rows(block: Sequence[Sequence[list[int]]], options: PairOptions, cls_id: int, sep_id: int
+                       ) -> list[Pair]:
+    """RoBERTa's FULL-SENTENCES: sentences read contiguously, across document ends (marked by an extra
+    separator token), filling rows of up to max_seq_length: <s> s1 s2 ... </s>, one token type, no label.
+    A sentence longer than a row is cut across rows."""
+    budget = options.max_seq_length - 2
+    rows, current = [], []
+
+    def emit():
+        if current:
+            rows.append(Pair([cls_id, *current, sep_id], [0] * (len(current) + 2), False))
+        current.clear()
+
+    for d, document in enumerate(block):
+        pieces = list(document) + ([[sep_id]] if d < len(block) - 1 else [])
+        for sentence in pieces:
+            if current and len(current) + len(sentence) > budget:
+                emit()
+            while len(sentence) > budget:
+                current.extend(sentence[:budget])
+                sentence = sentence[budget:]
+                emit()
+            current.extend(sentence)
+    emit()
+    return rows
+
+
 def create_pairs(documents: Iterable[Sequence[list[int]]], options: PairOptions, cls_id: int, sep_id: int,
                  seed: int, documents_per_block: int = 100_000) -> Iterator[Pair]:
     """Streams pairs block by block: each block is shuffled, paired dupe_factor times and the block's pairs
-    shuffled, as Google does for the whole corpus."""
+    shuffled, as Google does for the whole corpus. FULL-SENTENCES rows (``sentence_task='none'``) are made
+    from the block in each shuffled document order, dupe_factor times."""
+    if options.sentence_task not in SENTENCE_TASKS:
+        raise ValueError(f"sentence_task={options.sentence_task!r}; expected one of {SENTENCE_TASKS}")
     rng = random.Random(seed)
 
     def blocks():
@@ -121,8 +164,14 @@ def create_pairs(documents: Iterable[Sequence[list[int]]], options: PairOptions,
 
     for block in blocks():
         rng.shuffle(block)
-        pairs = [p for _ in range(options.dupe_factor) for i in range(len(block))
-                 for p in create_pairs_from_document(block, i, options, cls_id, sep_id, rng)]
+        if options.sentence_task == "none":
+            pairs = []
+            for _ in range(options.dupe_factor):
+                pairs += full_sentence_rows(block, options, cls_id, sep_id)
+                rng.shuffle(block)
+        else:
+            pairs = [p for _ in range(options.dupe_factor) for i in range(len(block))
+                     for p in create_pairs_from_document(block, i, options, cls_id, sep_id, rng)]
         rng.shuffle(pairs)
         yield from pairs
 
@@ -133,7 +182,8 @@ def mask_tokens(tokens: Sequence[int], options: MaskOptions, special_ids: frozen
     """Google's create_masked_lm_predictions: returns (masked tokens, sorted positions, original ids).
 
     [CLS]/[SEP] (any special id) are never candidates; with whole-word masking a '##' piece joins the
-    word before it. 80% → [MASK], 10% → unchanged, 10% → a random id from the whole vocab.
+    word before it; with ``max_ngram`` > 1, spans of up to that many words are masked together (ALBERT).
+    80% → [MASK], 10% → unchanged, 10% → a random id from the whole vocab.
     """
     cand_indexes: list[list[int]] = []
     for i, token in enumerate(tokens):
@@ -143,14 +193,20 @@ def mask_tokens(tokens: Sequence[int], options: MaskOptions, special_ids: frozen
             cand_indexes[-1].append(i)
         else:
             cand_indexes.append([i])
-    rng.shuffle(cand_indexes)
     output = list(tokens)
     num_to_predict = min(options.max_predictions_per_seq, max(1, int(round(len(tokens) * options.masked_lm_prob))))
     masked: list[tuple[int, int]] = []
     covered: set[int] = set()
-    for index_set in cand_indexes:
+    if options.max_ngram > 1:
+        choices = _ngram_choices(cand_indexes, options.max_ngram, rng)
+    else:
+        rng.shuffle(cand_indexes)
+        choices = ([index_set] for index_set in cand_indexes)
+    for spans in choices:
         if len(masked) >= num_to_predict:
             break
+        # The longest span that still fits (an n-gram shrinks toward one word as ALBERT's does).
+        index_set = next((s for s in reversed(spans) if len(masked) + len(s) <= num_to_predict), spans[0])
         if len(masked) + len(index_set) > num_to_predict:
             continue
         if any(index in covered for index in index_set):
@@ -169,6 +225,19 @@ def mask_tokens(tokens: Sequence[int], options: MaskOptions, special_ids: frozen
     return output, [i for i, _ in masked], [t for _, t in masked]
 
 
+def _ngram_choices(cand_indexes: list[list[int]], max_ngram: int, rng: random.Random) -> Iterator[list[list[int]]]:
+    """ALBERT's n-gram masking: from each word (in shuffled order) the spans of 1..n words, n drawn with
+    p(n) ∝ 1/n among the spans that fit before the end (google-research/albert
+    create_masked_lm_predictions); the caller takes the longest that fits its budget, skips overlaps."""
+    weights = [1.0 / n for n in range(1, max_ngram + 1)]
+    starts = list(range(len(cand_indexes)))
+    rng.shuffle(starts)
+    for start in starts:
+        longest = min(max_ngram, len(cand_indexes) - start)
+        n = rng.choices(range(1, longest + 1), weights=weights[:longest])[0]
+        yield [[i for word in cand_indexes[start:start + k] for i in word] for k in range(1, n + 1)]
+
+
 def pretraining_features(tokens: Sequence[int], segment_ids: Sequence[int], is_random_next: bool,
                          max_seq_length: int, options: MaskOptions, special_ids: frozenset[int], mask_id: int,
                          vocab_size: int, is_continuation: np.ndarray | None, rng: random.Random
@@ -184,18 +253,19 @@ def pretraining_features(tokens: Sequence[int], segment_ids: Sequence[int], is_r
 
 def packed_features(instances: Sequence[tuple[list[int], list[int], bool]], max_seq_length: int, max_per_row: int,
                     options: MaskOptions, special_ids: frozenset[int], mask_id: int, vocab_size: int,
-                    is_continuation: np.ndarray | None, rng: random.Random, packed: bool = True
+                    is_continuation: np.ndarray | None, rng: random.Random, packed: bool = True, pad_id: int = 0
                     ) -> dict[str, np.ndarray]:
     """Several (tokens, token types, is_random_next) instances in one row, each masked on its own as
     Google masks one instance; predictions past max_predictions_per_seq for the row are dropped.
 
     With ``packed`` the row also gets position_ids (restarting at each instance), segment_ids (1..k per
     instance, 0 = padding: attention stays inside an instance), cls_positions [max_per_row] and per-instance
-    next_sentence_label / next_sentence_weights [max_per_row].
+    next_sentence_label / next_sentence_weights [max_per_row]. Padding is ``pad_id`` (RoBERTa derives its
+    positions from it).
     """
     p_max = options.max_predictions_per_seq
     out = {
-        "input_ids": np.zeros(max_seq_length, np.int32),
+        "input_ids": np.full(max_seq_length, pad_id, np.int32),
         "token_type_ids": np.zeros(max_seq_length, np.int32),
         "attention_mask": np.zeros(max_seq_length, np.int32),
         "masked_lm_positions": np.zeros(p_max, np.int32),

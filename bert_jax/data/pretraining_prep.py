@@ -1,7 +1,8 @@
 """Pretraining data, prepared once per data directory (default ``<workdir>/data``): read the corpus, train a
-WordPiece vocab if none is given, tokenize, build Google's NSP pairs for train and held-out documents, write
-shards (data/pipeline.py), then ``meta.json``. A directory whose meta.json matches the settings is reused;
-one with other settings is refused.
+vocab if none is given (``data.vocab_type``: WordPiece, RoBERTa's byte-level BPE or ALBERT's SentencePiece),
+tokenize, build the instances of ``data.sentence_task`` (Google's NSP pairs, ALBERT's sentence-order pairs or
+RoBERTa's FULL-SENTENCES rows) for train and held-out documents, write shards (data/pipeline.py), then
+``meta.json``. A directory whose meta.json matches the settings is reused; one with other settings is refused.
 """
 
 from __future__ import annotations
@@ -17,14 +18,18 @@ from bert_jax import distributed
 from bert_jax.data import pipeline, sources
 from bert_jax.data.pretraining import PairOptions, create_pairs
 from bert_jax.data.tokenizer import load_tokenizer, tokenizer_file
-from bert_jax.data.vocab_training import train_wordpiece
+from bert_jax.data.vocab_training import train_byte_level_bpe, train_sentencepiece, train_wordpiece
 from bert_jax.io_utils import atomic_path
 
 log = logging.getLogger(__name__)
 
 # The config.data keys (with the seed) that decide the prepared data: a directory made with others is refused.
 DATA_KEYS = ("source", "paths", "tfds_split", "text_key", "vocab", "vocab_size", "lowercase", "max_seq_length",
-             "short_seq_prob", "dupe_factor", "eval_document_stride", "documents_per_block", "pack_per_row")
+             "short_seq_prob", "dupe_factor", "eval_document_stride", "documents_per_block", "pack_per_row",
+             "sentence_task", "vocab_type")
+# Keys added after data directories were first written: a meta.json without one was made with this value.
+_ADDED_KEYS = {"sentence_task": "nsp", "vocab_type": "wordpiece"}
+VOCAB_TYPES = ("wordpiece", "byte_bpe", "albert_sentencepiece")
 
 
 def corpus_paths(data) -> list[str]:
@@ -38,6 +43,19 @@ def vocab_path(data, data_dir: str) -> str:
 
 def settings_of(data, seed: int) -> dict:
     return {k: data[k] for k in DATA_KEYS} | {"seed": seed}
+
+
+def train_vocab(corpus_file: str, data, out_dir: str, seed: int) -> None:
+    """The vocab of ``data.vocab_type`` trained on the corpus (lowercasing as data.lowercase; byte-level BPE
+    is cased, as RoBERTa's)."""
+    if data.vocab_type not in VOCAB_TYPES:
+        raise ValueError(f"config.data.vocab_type={data.vocab_type!r}; expected one of {VOCAB_TYPES}")
+    if data.vocab_type == "byte_bpe":
+        train_byte_level_bpe(corpus_file, data.vocab_size, out_dir)
+    elif data.vocab_type == "albert_sentencepiece":
+        train_sentencepiece(corpus_file, data.vocab_size, out_dir, lowercase=data.lowercase, seed=seed, albert=True)
+    else:
+        train_wordpiece(corpus_file, data.vocab_size, out_dir, lowercase=data.lowercase)
 
 
 def prepare(data_dir: str, data, seed: int) -> None:
@@ -56,7 +74,7 @@ def _prepare_here(data_dir: str, data, seed: int) -> None:
     settings = settings_of(data, seed)
     meta = pipeline.read_meta(data_dir)
     if meta is not None:
-        if meta["settings"] != settings:
+        if {**_ADDED_KEYS, **meta["settings"]} != settings:
             raise ValueError(f"{data_dir} holds data made with other settings {meta['settings']}; "
                              f"this run asks for {settings}. Use another config.data.dir or the same settings.")
         return
@@ -76,10 +94,10 @@ def _prepare_here(data_dir: str, data, seed: int) -> None:
                 f.write("\n".join(doc) + "\n\n")
         if os.path.getsize(corpus_file) == 0:
             raise ValueError(f"the corpus ({data.source}: {paths or 'stdlib docstrings'}) has no documents")
-        train_wordpiece(corpus_file, data.vocab_size, vocab_path(data, data_dir), lowercase=data.lowercase)
+        train_vocab(corpus_file, data, vocab_path(data, data_dir), seed)
     tokenizer = load_tokenizer(vocab_path(data, data_dir), lowercase=data.lowercase)
     stride = data.eval_document_stride
-    options = PairOptions(data.max_seq_length, data.short_seq_prob, data.dupe_factor)
+    options = PairOptions(data.max_seq_length, data.short_seq_prob, data.dupe_factor, data.sentence_task)
     counts, n_documents = {}, {}
 
     def split_documents(held_out: bool, split: str):

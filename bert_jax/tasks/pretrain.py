@@ -1,4 +1,5 @@
-"""Pretraining: MLM (gathered masked positions) + NSP. The data is prepared once per data directory
+"""Pretraining: MLM (gathered masked positions) + the family's sentence objective: BERT's NSP, ALBERT's SOP,
+none for RoBERTa (FULL-SENTENCES) and DistilBERT. The data is prepared once per data directory
 (data/pretraining_prep.py) and batched by data/pipeline.py (the task's data spec is a ``PairSpec``).
 """
 
@@ -33,7 +34,7 @@ class PretrainTask(Task):
         self.mask = MaskOptions(data.masked_lm_prob, data.max_predictions_per_seq, data.whole_word_mask)
         pretraining_prep.prepare(self.data_dir, data, config.seed)
         self.tokenizer = load_tokenizer(pretraining_prep.vocab_path(data, self.data_dir), lowercase=data.lowercase)
-        self.model_config = pretraining_model_config(config, self.tokenizer.vocab_size)
+        self.model_config = pretraining_model_config(config, self.tokenizer)
 
     # ------------------------------------------------------------------------------ Task interface
     def head(self):
@@ -42,7 +43,8 @@ class PretrainTask(Task):
     def data_spec(self, split: str) -> pipeline.PairSpec:
         tok = self.tokenizer
         return pipeline.PairSpec(self.data_dir, split, self.config.data.max_seq_length, self.mask, tok.special_ids,
-                                 tok.mask_id, tok.vocab_size, tok.continuation_mask(), self.config.data.dynamic_masking)
+                                 tok.mask_id, tok.vocab_size, tok.continuation_mask(), self.config.data.dynamic_masking,
+                                 tok.pad_id)
 
     def inputs(self, batch):
         return pretraining_inputs(batch)
@@ -52,16 +54,16 @@ class PretrainTask(Task):
 
     def predict(self, outputs, batch):
         mlm_logits = outputs["mlm_logits"].astype(jnp.float32)
-        nsp_logits = outputs["nsp_logits"].astype(jnp.float32)
-        return {
+        out = {
             "mlm_prediction": jnp.argmax(mlm_logits, -1),
             "mlm_nll": cross_entropy_with_integer_labels(mlm_logits, batch["masked_lm_ids"]),
             "masked_lm_ids": batch["masked_lm_ids"],
             "masked_lm_weights": batch["masked_lm_weights"],
-            "nsp_prediction": jnp.argmax(nsp_logits, -1),
-            "next_sentence_label": batch["next_sentence_label"],
-            "next_sentence_weights": _nsp_weights(batch),
         }
+        if "nsp_logits" in outputs:
+            out.update(nsp_prediction=jnp.argmax(outputs["nsp_logits"].astype(jnp.float32), -1),
+                       next_sentence_label=batch["next_sentence_label"], next_sentence_weights=_nsp_weights(batch))
+        return out
 
     def flops_per_example(self):
         data = self.config.data
@@ -69,15 +71,26 @@ class PretrainTask(Task):
                                                     data.max_predictions_per_seq)
 
     def evaluators(self):
-        return (MaskedLmScores(self.tokenizer),)
+        return (MaskedLmScores(self.tokenizer, self.model_config.sentence_head),)
 
 
-def pretraining_model_config(config, vocab_size: int) -> BertConfig:
-    """config.model's preset and fields with the tokenizer's vocab size."""
-    model_config = BertConfig.preset(config.model.preset, vocab_size=vocab_size, **model_overrides(config))
-    if config.data.max_seq_length > model_config.max_position_embeddings:
-        raise ValueError(f"config.data.max_seq_length={config.data.max_seq_length} exceeds the model's "
-                         f"max_position_embeddings={model_config.max_position_embeddings}")
+def pretraining_model_config(config, tokenizer) -> BertConfig:
+    """config.model's preset and fields with the tokenizer's vocab size and pad id (a Tokenizer, or the vocab
+    size alone where no tokenizer exists: aot.py); its sentence head must be the one the data was made for."""
+    vocab_size = tokenizer if isinstance(tokenizer, int) else tokenizer.vocab_size
+    special = {} if isinstance(tokenizer, int) else {"pad_token_id": tokenizer.pad_id}
+    model_config = BertConfig.preset(config.model.preset, vocab_size=vocab_size,
+                                     **{**special, **model_overrides(config)})
+    longest = model_config.max_position_embeddings - model_config.position_offset
+    if config.data.max_seq_length > longest:
+        raise ValueError(f"config.data.max_seq_length={config.data.max_seq_length} exceeds the model's {longest} "
+                         f"positions (max_position_embeddings={model_config.max_position_embeddings}"
+                         + (f" less RoBERTa's offset {model_config.position_offset})" if longest < model_config.
+                            max_position_embeddings else ")"))
+    objective = model_config.sentence_head or "none"
+    if config.data.sentence_task != objective:
+        raise ValueError(f"config.data.sentence_task={config.data.sentence_task!r} but a {model_config.model_type} "
+                         f"model trains {objective!r} (BERT nsp, ALBERT sop, RoBERTa and DistilBERT none)")
     return model_config
 
 
@@ -107,24 +120,32 @@ def _nsp_weights(batch: dict) -> jax.Array:
     return jnp.ones(batch["next_sentence_label"].shape, jnp.float32)
 
 
-def pretraining_loss(outputs: dict, batch: dict):
-    """Google's: weighted mean MLM cross-entropy over real predictions + mean NSP cross-entropy."""
-    mlm_logits = outputs["mlm_logits"].astype(jnp.float32)
+def masked_lm_loss(mlm_logits: jax.Array, batch: dict) -> tuple[jax.Array, jax.Array]:
+    """(weighted mean MLM cross-entropy over real predictions, accuracy) of [batch, n, vocab] logits."""
+    mlm_logits = mlm_logits.astype(jnp.float32)
     weights = batch["masked_lm_weights"]
     mlm_per = cross_entropy_with_integer_labels(mlm_logits, batch["masked_lm_ids"])
     mlm_loss = jnp.sum(mlm_per * weights) / (jnp.sum(weights) + 1e-5)
-    nsp_logits = outputs["nsp_logits"].astype(jnp.float32)
-    nsp_w = _nsp_weights(batch)
-    nsp_per = cross_entropy_with_integer_labels(nsp_logits, batch["next_sentence_label"])
-    nsp_loss = jnp.sum(nsp_per * nsp_w) / jnp.sum(nsp_w)
     # Correct where the label's logit is the largest: a max and a gather, where argmax (a variadic reduce
     # over values and indices) was 5% of a CPU quickstart step. Differs from argmax == label only on exact ties.
     label_logit = jnp.take_along_axis(mlm_logits, batch["masked_lm_ids"][..., None], axis=-1)[..., 0]
     mlm_correct = label_logit >= jnp.max(mlm_logits, axis=-1)
-    mlm_acc = jnp.sum(mlm_correct * weights) / (jnp.sum(weights) + 1e-5)
+    return mlm_loss, jnp.sum(mlm_correct * weights) / (jnp.sum(weights) + 1e-5)
+
+
+def pretraining_loss(outputs: dict, batch: dict):
+    """Google's: weighted mean MLM cross-entropy over real predictions + mean NSP (or SOP: the same labels,
+    1 = not in order) cross-entropy where the model has a sentence head."""
+    mlm_loss, mlm_acc = masked_lm_loss(outputs["mlm_logits"], batch)
+    aux = {"mlm_loss": mlm_loss, "mlm_accuracy": mlm_acc}
+    if "nsp_logits" not in outputs:
+        return mlm_loss, aux
+    nsp_logits = outputs["nsp_logits"].astype(jnp.float32)
+    nsp_w = _nsp_weights(batch)
+    nsp_per = cross_entropy_with_integer_labels(nsp_logits, batch["next_sentence_label"])
+    nsp_loss = jnp.sum(nsp_per * nsp_w) / jnp.sum(nsp_w)
     nsp_acc = jnp.sum((jnp.argmax(nsp_logits, -1) == batch["next_sentence_label"]) * nsp_w) / jnp.sum(nsp_w)
-    return mlm_loss + nsp_loss, {"mlm_loss": mlm_loss, "nsp_loss": nsp_loss, "mlm_accuracy": mlm_acc,
-                                 "nsp_accuracy": nsp_acc}
+    return mlm_loss + nsp_loss, {**aux, "nsp_loss": nsp_loss, "nsp_accuracy": nsp_acc}
 
 
 class PretrainingStep:
