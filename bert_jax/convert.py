@@ -228,9 +228,11 @@ def build_model(config: BertConfig, head: str | nn.Module | None) -> nn.Module:
         return BertModel(config)
     if head == "pretraining":
         return BertWithHead(config, PretrainingHeads(config))
+    if head == "mlm":
+        return BertWithHead(config, PretrainingHeads(config, with_sentence_head=False))
     if isinstance(head, nn.Module):
         return BertWithHead(config, head)
-    raise ValueError(f"head must be None, 'pretraining' or a head module, got {head!r}")
+    raise ValueError(f"head must be None, 'pretraining', 'mlm' or a head module, got {head!r}")
 
 
 def init_params(model: nn.Module, rng: jax.Array, seq_len: int = 8, **call_kwargs) -> Params:
@@ -253,7 +255,7 @@ def load_weights(path: str, config: BertConfig, head: str | nn.Module | None = N
 
     model = build_model(config, head)
     flat_model = build_model(config.replace(scan_layers=False), head)
-    call_kwargs = {"masked_positions": jnp.zeros((1, 1), jnp.int32)} if head == "pretraining" else {}
+    call_kwargs = {"masked_positions": jnp.zeros((1, 1), jnp.int32)} if head in ("pretraining", "mlm") else {}
     fresh = init_params(flat_model, rng if rng is not None else jax.random.PRNGKey(0), **call_kwargs)
     encoder_template = fresh.get("bert", fresh)
     head_template = fresh.get("head")
@@ -276,7 +278,7 @@ def load_weights(path: str, config: BertConfig, head: str | nn.Module | None = N
     _check_tied_decoder(source, encoder, decoder + ".weight")
     params: Params = encoder
     if head_template is not None:
-        head_params = _load_head(head_template, source, head == "pretraining", dtype, family)
+        head_params = _load_head(head_template, source, head in ("pretraining", "mlm"), dtype, family)
         params = {"bert": encoder, "head": head_params}
     if config.scan_layers:
         params = _map_encoder(params, lambda enc: stack_layers(enc, config.num_hidden_layers))

@@ -17,7 +17,6 @@ import os
 
 import flax.linen as nn
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from bert_jax.data.tokenizer import Tokenizer, load_tokenizer, tokenizer_file
@@ -57,9 +56,10 @@ class Pretrained:
     def tokenizer(self, lowercase: bool | None = None) -> Tokenizer:
         return load_tokenizer(self.model_dir, lowercase=lowercase)
 
-    def load_params(self, with_head: bool) -> dict:
-        """{'bert': encoder params (the source's layer layout), 'head': its MLM+NSP heads with ``with_head``}
-        as host arrays. A workdir gives its run's params: 'head' is that run's task head."""
+    def load_params(self, with_head: bool, mlm_only: bool = False) -> dict:
+        """{'bert': encoder params (the source's layer layout), 'head': its MLM+NSP (SOP) heads with
+        ``with_head``, its MLM head alone with ``mlm_only``} as host arrays. A workdir gives its run's params:
+        'head' is that run's task head."""
         if self.layout == "workdir":
             from bert_jax.checkpoint import Checkpointer
 
@@ -67,8 +67,8 @@ class Pretrained:
         from bert_jax import convert
 
         config = self.model_config()
-        _, params = convert.load_weights(self.path, config, "pretraining" if with_head else None,
-                                         google=self.layout == "google")
+        head = ("mlm" if mlm_only else "pretraining") if with_head else None
+        _, params = convert.load_weights(self.path, config, head, google=self.layout == "google")
         return params if with_head else {"bert": params}
 
 
@@ -94,7 +94,8 @@ def from_pretrained(path: str, head: str | nn.Module | None = None, rng: jax.Arr
     Args:
       path: directory with config.json + model.safetensors|pytorch_model.bin, or bert_config.json +
         bert_model.ckpt.* (TF1; needs the `tf` extra; "gelu" there means the tanh form).
-      head: None → ``BertModel`` params; 'pretraining' → MLM+NSP heads loaded from ``cls.*`` (required);
+      head: None → ``BertModel`` params; 'pretraining' → MLM+NSP heads loaded from ``cls.*`` (required; MLM+SOP
+        for ALBERT, MLM alone for RoBERTa and DistilBERT); 'mlm' → the MLM head alone (a *ForMaskedLM);
         a head module → its HF-named tensors are loaded when all are present, else it starts fresh.
       config_overrides: BertConfig fields to change (dtype, scan_layers, remat_policy, ...).
     Returns:
@@ -139,6 +140,20 @@ def _layers_like(theirs: dict, ours: dict) -> dict:
     return theirs
 
 
+def place_like(theirs, ours, what: str):
+    """``theirs`` (host arrays, the same tree as ``ours``) as arrays of ``ours``' dtypes on ``ours``'
+    shardings, each its own buffer (the train state is donated: two params must never share one); differing
+    shapes are an error naming ``what`` and the params."""
+    mismatched = [
+        f"{'/'.join(str(getattr(k, 'key', k)) for k in p)}: {tuple(np.shape(a))} vs {tuple(b.shape)}"
+        for (p, a), b in zip(jax.tree_util.tree_leaves_with_path(theirs), jax.tree_util.tree_leaves(ours),
+                             strict=True) if tuple(np.shape(a)) != tuple(b.shape)
+    ]
+    if mismatched:
+        raise ValueError(f"{what} shapes differ from the model's: {mismatched[:5]}")
+    return jax.tree_util.tree_map(lambda a, b: jax.device_put(np.array(a, dtype=b.dtype), b.sharding), theirs, ours)
+
+
 def load_into(path: str, params: dict, with_head: bool) -> dict:
     """``params`` ({'bert', 'head'}, sharded) with the encoder (and the head, with ``with_head``) of the
     pretrained directory ``path`` put in, on the same shardings; whatever is not loaded keeps its fresh
@@ -157,15 +172,7 @@ def load_into(path: str, params: dict, with_head: bool) -> dict:
             raise ValueError(f"config.init_from={path}: {part} params do not match the model's (another layer "
                              f"count or architecture): only in init_from {sorted(only_theirs)[:5]}, only in the "
                              f"model {sorted(only_ours)[:5]}")
-        mismatched = [
-            f"{'/'.join(str(getattr(k, 'key', k)) for k in p)}: {tuple(np.shape(a))} vs {tuple(b.shape)}"
-            for (p, a), b in zip(jax.tree_util.tree_leaves_with_path(theirs), jax.tree_util.tree_leaves(ours),
-                                 strict=True) if tuple(np.shape(a)) != tuple(b.shape)
-        ]
-        if mismatched:
-            raise ValueError(f"config.init_from={path}: {part} shapes differ from the model's: {mismatched[:5]}")
-        out[part] = jax.tree_util.tree_map(lambda a, b: jax.device_put(jnp.asarray(a, b.dtype), b.sharding),
-                                           theirs, ours)
+        out[part] = place_like(theirs, ours, f"config.init_from={path}: {part}")
     log.info("init_from %s: loaded %s; %s", path, " and ".join(parts),
              "nothing initialised fresh" if with_head else "head initialised fresh")
     return out

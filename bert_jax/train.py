@@ -15,7 +15,9 @@ from typing import Any
 
 import flax.linen as nn
 import jax
+import jax.numpy as jnp
 import numpy as np
+import optax
 from jax.sharding import NamedSharding, PartitionSpec
 
 from bert_jax import distributed, flops, pretrained, run_plan, sharding, tasks
@@ -41,6 +43,43 @@ def optimizer_for(config, total_steps: int, warmup_steps: int):
                           b1=config.optim.b1, b2=config.optim.b2, eps=config.optim.eps or None,
                           clip_norm=config.optim.clip_norm or None, accumulate_steps=config.optim.accumulate_steps)
     return schedule, tx
+
+
+def with_frozen_params(tx, task):
+    """``tx`` over the params the task trains; the subtrees ``task.frozen_subtrees`` names (a distillation
+    teacher) get zero updates and no optimizer state."""
+    paths = tuple(task.frozen_subtrees)
+    if not paths:
+        return tx
+
+    def trainable(tree):
+        tree = dict(tree)
+        for path in paths:
+            node = tree
+            for key in path[:-1]:
+                node[key] = dict(node[key])
+                node = node[key]
+            node.pop(path[-1])
+        return tree
+
+    def init(params):
+        return tx.init(trainable(params))
+
+    def update(updates, state, params=None):
+        new, state = tx.update(trainable(updates), state, None if params is None else trainable(params))
+        out = jax.tree_util.tree_map(jnp.zeros_like, updates)
+        for key, value in new.items():
+            out[key] = _merge(out[key], value)
+        return out, state
+
+    return optax.GradientTransformation(init, update)
+
+
+def _merge(full: dict, part: dict) -> dict:
+    """``full`` with ``part``'s leaves in place (part holds a subset of full's keys)."""
+    if not isinstance(full, dict):
+        return part
+    return {k: _merge(v, part[k]) if k in part else v for k, v in full.items()}
 
 
 def jit_train_step(model, task, tx, state_shardings, data_sharding: NamedSharding):
@@ -108,6 +147,7 @@ def _run(config, workdir: str, write_config: bool) -> dict:
     # --- model and optimizer
     model = BertWithHead(task.model_config, task.head())
     schedule, tx = optimizer_for(config, total_steps, warmup_steps)
+    tx = with_frozen_params(tx, task)
 
     # --- shapes and shardings
     example = {k: np.asarray(v)[:1] for k, v in train_data[0].items()}
@@ -129,6 +169,7 @@ def _run(config, workdir: str, write_config: bool) -> dict:
             log.info("resumed from %s step %d", checkpointer.directory, int(state.step))
         else:
             state = init(rng)
+            state = state.replace(params=task.initial_params(state.params))
             if config.init_from:
                 state = state.replace(params=pretrained.load_into(config.init_from, state.params, config.init_head))
 

@@ -62,11 +62,12 @@ class PretrainingHeads(nn.Module):
     packed rows pooled at k [CLS] positions) as ``nsp_logits``. RoBERTa and DistilBERT: MLM only."""
 
     config: BertConfig
+    with_sentence_head: bool = True  # False: the MLM head alone (what a *ForMaskedLM checkpoint holds)
 
     @nn.compact
     def __call__(self, encoder_out: BertOutput, masked_positions=None, deterministic: bool = True):
         out = {"mlm_logits": MaskedLMHead(self.config, name="predictions")(encoder_out, masked_positions)}
-        if self.config.sentence_head:
+        if self.config.sentence_head and self.with_sentence_head:
             out["nsp_logits"] = dense(self.config, 2, ("embed", None), "seq_relationship")(encoder_out.pooled_output)
         return out
 

@@ -15,7 +15,9 @@ trainer pure functions for the jitted steps:
 
 Optional members with defaults: ``postprocess(predictions, split)`` (what the evaluators read; default the
 predictions as gathered), ``selection_metric`` (picks the best checkpoint; None = keep the last),
-``num_train_examples`` (epoch-based schedules), ``flops_per_batch(batch)``.
+``num_train_examples`` (epoch-based schedules), ``flops_per_batch(batch)``, ``initial_params(params)`` (what a
+fresh run starts from: distillation loads its teacher there), ``frozen_subtrees`` (params the optimizer leaves
+alone: the teacher).
 """
 
 from __future__ import annotations
@@ -71,6 +73,13 @@ class Task(abc.ABC):
 
     def flops_per_batch(self, batch: dict) -> float:
         return len(batch["input_ids"]) * self.flops_per_example()
+
+    def initial_params(self, params: dict) -> dict:
+        """The params of a fresh run (sharded, unboxed; before config.init_from): the initialisation itself."""
+        return params
+
+    # Paths of param subtrees the optimizer leaves alone (no updates, no state), e.g. ("head", "teacher_bert").
+    frozen_subtrees: tuple[tuple[str, ...], ...] = ()
 
 
 def register(name: str):

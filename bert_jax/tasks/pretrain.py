@@ -34,7 +34,10 @@ class PretrainTask(Task):
         self.mask = MaskOptions(data.masked_lm_prob, data.max_predictions_per_seq, data.whole_word_mask)
         pretraining_prep.prepare(self.data_dir, data, config.seed)
         self.tokenizer = load_tokenizer(pretraining_prep.vocab_path(data, self.data_dir), lowercase=data.lowercase)
-        self.model_config = pretraining_model_config(config, self.tokenizer)
+        self.model_config = self._model_config()
+
+    def _model_config(self) -> BertConfig:
+        return pretraining_model_config(self.config, self.tokenizer)
 
     # ------------------------------------------------------------------------------ Task interface
     def head(self):
