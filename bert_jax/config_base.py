@@ -43,6 +43,12 @@ def model_section() -> ml_collections.ConfigDict:
         "one_hot_word_embeddings": False,  # True: word lookups as a one-hot matmul (TPU, large batches)
         # The fused attention kernels need 0.0 here (they have no attention dropout).
         "attention_probs_dropout_prob": ml_collections.config_dict.placeholder(float),
+        # Size and family fields a command line may change (None: the preset's / init_from's).
+        "num_hidden_layers": ml_collections.config_dict.placeholder(int),
+        "hidden_dropout_prob": ml_collections.config_dict.placeholder(float),
+        "model_type": ml_collections.config_dict.placeholder(str),  # models/families.py: bert, roberta, ...
+        "type_vocab_size": ml_collections.config_dict.placeholder(int),
+        "use_pooler": ml_collections.config_dict.placeholder(bool),
     })
 
 

@@ -21,6 +21,10 @@ RESUMABLE_CHANGES = ("log_every", "eval_every", "ckpt_every", "keep_checkpoints"
                      "eval_batches", "eval_batch_size", "num_devices", "mesh", "dcn_mesh", "sharding",
                      "allow_config_change")
 
+# Keys added since workdirs were first written whose default is not "off" but the old behaviour itself: a
+# workdir without the key was made with this value.
+ADDED_KEY_DEFAULTS = {"data.sentence_task": "nsp", "data.vocab_type": "wordpiece", "data.max_ngram": 1}
+
 
 class WorkdirError(RuntimeError):
     """The workdir is in use, or holds a run with another config."""
@@ -66,14 +70,15 @@ def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
 
 def config_changes(stored: dict, current: dict) -> dict[str, tuple[Any, Any]]:
     """Dotted keys whose value differs (missing on one side = None), except RESUMABLE_CHANGES and keys a
-    newer bert_jax added since the workdir was made whose value is off ('', False, 0, None): a new key's
-    default keeps the old behaviour, so a workdir resumes across the upgrade."""
+    newer bert_jax added since the workdir was made whose value is off ('', False, 0, None) or the old
+    behaviour (ADDED_KEY_DEFAULTS): a new key's default keeps the old behaviour, so a workdir resumes across
+    the upgrade."""
     old, new = _flatten(stored), _flatten(current)
     changes = {}
     for key in sorted(set(old) | set(new)):
         if key.split(".")[0] in RESUMABLE_CHANGES:
             continue
-        if key not in old and not new[key]:
+        if key not in old and (not new[key] or ADDED_KEY_DEFAULTS.get(key, object()) == new[key]):
             continue
         if old.get(key) != new.get(key):
             changes[key] = (old.get(key), new.get(key))
