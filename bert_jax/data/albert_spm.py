@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 
-from bert_jax.data.tokenizer import Pieces, Tokenizer
+from bert_jax.data.tokenizer import RustTokenizerBackend
 from bert_jax.io_utils import write_json
 
 ALBERT_SPECIALS = ("<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]")  # pad, unk, cls, sep, mask
@@ -40,7 +40,7 @@ def _read_model(model_file: str):
     return proto
 
 
-class AlbertTokenizer(Tokenizer):
+class AlbertTokenizer(RustTokenizerBackend):
     special_tokens = ALBERT_SPECIALS
 
     def __init__(self, model_file: str, lowercase: bool = True, keep_accents: bool = False):
@@ -49,8 +49,7 @@ class AlbertTokenizer(Tokenizer):
 
         self.model_file, self.lowercase, self.keep_accents = model_file, lowercase, keep_accents
         proto = _read_model(model_file)
-        self._pieces = [p.piece for p in proto.pieces]
-        self.vocab = {piece: i for i, piece in enumerate(self._pieces)}
+        self.vocab = {p.piece: i for i, p in enumerate(proto.pieces)}
         rust = RustTokenizer(models.Unigram([(p.piece, p.score) for p in proto.pieces],
                                             unk_id=proto.trainer_spec.unk_id, byte_fallback=False))
         steps = [normalizers.Replace("``", '"'), normalizers.Replace("''", '"')]
@@ -70,25 +69,8 @@ class AlbertTokenizer(Tokenizer):
         self._rust = rust
         super().__init__()
 
-    def _split_batch(self, texts):
-        encodings = self._rust.encode_batch(list(texts), add_special_tokens=False)
-        return [Pieces(e.ids, e.offsets, e.word_ids) for e in encodings]
-
     def _is_continuation(self, token: str) -> bool:
         return not token.startswith("\u2581")
-
-    @property
-    def vocab_size(self) -> int:
-        return len(self._pieces)
-
-    def token_to_id(self, token):
-        return self.vocab.get(token)
-
-    def id_to_token(self, index):
-        return self._pieces[int(index)]
-
-    def decode(self, ids, skip_special_tokens=True):
-        return self._rust.decode([int(i) for i in ids], skip_special_tokens=skip_special_tokens)
 
     def save(self, directory):
         os.makedirs(directory, exist_ok=True)

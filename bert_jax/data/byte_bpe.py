@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 import os
 
-from bert_jax.data.tokenizer import Pieces, Tokenizer
+from bert_jax.data.tokenizer import RustTokenizerBackend
 from bert_jax.io_utils import write_json
 
 ROBERTA_SPECIALS = ("<pad>", "<unk>", "<s>", "</s>", "<mask>")  # pad, unk, cls, sep, mask
 
 
-class ByteLevelBPETokenizer(Tokenizer):
+class ByteLevelBPETokenizer(RustTokenizerBackend):
     special_tokens = ROBERTA_SPECIALS
     pair_separators = 2
     second_type_id = 0
@@ -33,7 +33,6 @@ class ByteLevelBPETokenizer(Tokenizer):
         rust.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=add_prefix_space)
         rust.decoder = decoders.ByteLevel()
         self._rust = rust
-        self._inverse = {i: t for t, i in vocab.items()}
         super().__init__()  # checks the specials are in the vocab
         # RobertaTokenizerFast's post-processor: run without special tokens it only trims offsets.
         rust.post_processor = processors.RobertaProcessing((self.sep_token, self.sep_id), (self.cls_token, self.cls_id),
@@ -79,26 +78,8 @@ class ByteLevelBPETokenizer(Tokenizer):
             return self
         return ByteLevelBPETokenizer(self.vocab, self.merges, self.vocab_file, add_prefix_space=True)
 
-    # --- Tokenizer backend ---
-    def _split_batch(self, texts):
-        encodings = self._rust.encode_batch(list(texts), add_special_tokens=False)
-        return [Pieces(e.ids, e.offsets, e.word_ids) for e in encodings]
-
     def _is_continuation(self, token: str) -> bool:
         return not token.startswith("\u0120")
-
-    @property
-    def vocab_size(self) -> int:
-        return len(self._inverse)
-
-    def token_to_id(self, token):
-        return self.vocab.get(token)
-
-    def id_to_token(self, index):
-        return self._inverse[int(index)]
-
-    def decode(self, ids, skip_special_tokens=True):
-        return self._rust.decode([int(i) for i in ids], skip_special_tokens=skip_special_tokens)
 
     def save(self, directory):
         os.makedirs(directory, exist_ok=True)

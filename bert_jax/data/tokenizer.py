@@ -253,7 +253,38 @@ class Tokenizer:
         return Encoding(ids, types, mask, offsets, seq_ids, word_ids)
 
 
-class WordPieceTokenizer(Tokenizer):
+class RustTokenizerBackend(Tokenizer):
+    """A backend whose pieces come from an HF `tokenizers` pipeline (``self._rust``, built by the subclass
+    before ``super().__init__()``) over the vocab ``self.vocab`` {token: id}."""
+
+    vocab: dict[str, int]
+    _rust: object
+
+    def _split_batch(self, texts):
+        encodings = self._rust.encode_batch(list(texts), add_special_tokens=False)
+        return [Pieces(e.ids, e.offsets, e.word_ids) for e in encodings]
+
+    @property
+    def _inverse(self) -> dict[int, str]:
+        if getattr(self, "_inverse_cache", None) is None:
+            self._inverse_cache = {i: t for t, i in self.vocab.items()}
+        return self._inverse_cache
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self._inverse)
+
+    def token_to_id(self, token):
+        return self.vocab.get(token)
+
+    def id_to_token(self, index):
+        return self._inverse[int(index)]
+
+    def decode(self, ids, skip_special_tokens=True):
+        return self._rust.decode([int(i) for i in ids], skip_special_tokens=skip_special_tokens)
+
+
+class WordPieceTokenizer(RustTokenizerBackend):
     """BERT's WordPiece from a Google vocab.txt.
 
     Normalisation and splitting are BertNormalizer + BertPreTokenizer from HF `tokenizers` (clean text,
@@ -281,25 +312,7 @@ class WordPieceTokenizer(Tokenizer):
         # As BertTokenizerFast: a literal "[MASK]" in the text is the special token, not "[", "mask", "]".
         rust.add_special_tokens(list(SPECIAL_TOKENS))
         self._rust = rust
-        self._inverse = {i: t for t, i in self.vocab.items()}
         super().__init__()
-
-    def _split_batch(self, texts):
-        encodings = self._rust.encode_batch(list(texts), add_special_tokens=False)
-        return [Pieces(e.ids, e.offsets, e.word_ids) for e in encodings]
-
-    @property
-    def vocab_size(self) -> int:
-        return len(self._inverse)
-
-    def token_to_id(self, token):
-        return self.vocab.get(token)
-
-    def id_to_token(self, index):
-        return self._inverse[index]
-
-    def decode(self, ids, skip_special_tokens=True):
-        return self._rust.decode([int(i) for i in ids], skip_special_tokens=skip_special_tokens)
 
     def save(self, directory):
         os.makedirs(directory, exist_ok=True)
