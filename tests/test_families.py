@@ -180,6 +180,35 @@ def test_unsupported_model_type_is_a_clear_error(tmp_path):
         bert_jax.from_pretrained(str(tmp_path))
 
 
+def test_published_config_files_read_as_their_family():
+    """The config.json of roberta-base, albert-base-v2 (with Google's legacy no-op keys) and
+    distilbert-base-uncased as the hub has them → the family presets of the same sizes."""
+    from bert_jax.models.families import from_hf_dict
+
+    roberta = {"architectures": ["RobertaForMaskedLM"], "attention_probs_dropout_prob": 0.1, "bos_token_id": 0,
+               "eos_token_id": 2, "hidden_act": "gelu", "hidden_dropout_prob": 0.1, "hidden_size": 768,
+               "initializer_range": 0.02, "intermediate_size": 3072, "layer_norm_eps": 1e-05,
+               "max_position_embeddings": 514, "model_type": "roberta", "num_attention_heads": 12,
+               "num_hidden_layers": 12, "pad_token_id": 1, "type_vocab_size": 1, "vocab_size": 50265}
+    albert = {"architectures": ["AlbertForMaskedLM"], "attention_probs_dropout_prob": 0, "bos_token_id": 2,
+              "classifier_dropout_prob": 0.1, "down_scale_factor": 1, "embedding_size": 128, "eos_token_id": 3,
+              "gap_size": 0, "hidden_act": "gelu_new", "hidden_dropout_prob": 0, "hidden_size": 768,
+              "initializer_range": 0.02, "inner_group_num": 1, "intermediate_size": 3072, "layer_norm_eps": 1e-12,
+              "layers_to_keep": [], "max_position_embeddings": 512, "model_type": "albert", "net_structure_type": 0,
+              "num_attention_heads": 12, "num_hidden_groups": 1, "num_hidden_layers": 12, "num_memory_blocks": 0,
+              "pad_token_id": 0, "type_vocab_size": 2, "vocab_size": 30000}
+    distilbert = {"activation": "gelu", "architectures": ["DistilBertForMaskedLM"], "attention_dropout": 0.1,
+                  "dim": 768, "dropout": 0.1, "hidden_dim": 3072, "initializer_range": 0.02,
+                  "max_position_embeddings": 512, "model_type": "distilbert", "n_heads": 12, "n_layers": 6,
+                  "pad_token_id": 0, "qa_dropout": 0.1, "seq_classif_dropout": 0.2, "sinusoidal_pos_embds": False,
+                  "tie_weights_": True, "vocab_size": 30522}
+    assert from_hf_dict(roberta) == BertConfig.preset("roberta-base")
+    assert from_hf_dict(albert) == BertConfig.preset("albert-base-v2")
+    assert from_hf_dict(distilbert) == BertConfig.preset("distilbert-base")
+    with pytest.raises(ValueError, match="gap_size != 0 is not supported"):
+        from_hf_dict({**albert, "gap_size": 2})
+
+
 def test_albert_layer_groups_are_refused(tmp_path):
     json.dump({"model_type": "albert", "num_hidden_groups": 2}, open(tmp_path / "config.json", "w"))
     with pytest.raises(ValueError, match="num_hidden_groups != 1 is not supported"):

@@ -39,6 +39,9 @@ _DISTILBERT_KEYS = {
 }
 # Keys of fine-tuning heads (their dropout) and tying that the encoder does not read.
 _HEAD_KEYS = {"qa_dropout", "seq_classif_dropout", "tie_weights_", "classifier_dropout_prob"}
+# Google's ALBERT code options that the published v1/v2 config.json files carry at their no-op values.
+_ALBERT_NOOPS = {"down_scale_factor": 1, "gap_size": 0, "net_structure_type": 0, "num_memory_blocks": 0,
+                 "layers_to_keep": []}
 
 _ROBERTA_SIZE = dict(model_type="roberta", vocab_size=50265, max_position_embeddings=514, type_vocab_size=1,
                      pad_token_id=1, layer_norm_eps=1e-5)
@@ -73,6 +76,10 @@ def from_hf_dict(values: dict[str, Any], source: str = "config.json", **override
     for key in _HEAD_KEYS:
         values.pop(key, None)
     if family == "albert":
+        for key, noop in _ALBERT_NOOPS.items():
+            if values.pop(key, noop) != noop:
+                raise ValueError(f"{source}: ALBERT with {key} != {noop!r} is not supported (no published ALBERT "
+                                 "uses it)")
         for key in ("num_hidden_groups", "inner_group_num"):
             if values.pop(key, 1) != 1:
                 raise ValueError(f"{source}: ALBERT with {key} != 1 is not supported (every published ALBERT "
