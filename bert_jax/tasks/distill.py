@@ -85,12 +85,13 @@ class DistillTask(PretrainTask):
         if config.data.sentence_task != "none":
             raise ValueError(f"config.data.sentence_task={config.data.sentence_task!r}: distillation trains MLM "
                              "only (DistilBERT dropped NSP); set it to 'none'")
-        super().__init__(_with_teacher_vocab(config, self.teacher), workdir)
-        # Read now, before the run writes anything: a teacher without an MLM head fails here, not after init.
+        config = _with_teacher_vocab(config, self.teacher)
+        # Read now, before data preparation or the run writes anything: a teacher without an MLM head fails here.
         self._teacher_params = self.teacher.load_params(with_head=True, mlm_only=True)
         if "predictions" not in self._teacher_params.get("head", {}):
             raise ValueError(f"config.distill.teacher={self.teacher.path} has no MLM head (predictions): "
                              "distillation needs the teacher's MLM logits")
+        super().__init__(config, workdir)
 
     def _model_config(self) -> BertConfig:
         """The student: the teacher with ``student_layers`` (default half) of its layers; DistilBERT's
