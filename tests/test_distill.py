@@ -97,6 +97,16 @@ def test_student_starts_from_every_other_layer_and_the_teacher_stays_frozen(tmp_
     assert results["mlm_accuracy"] >= 0 and "nsp_accuracy" not in results
 
 
+def test_a_student_of_all_teacher_layers_scores_as_the_teacher(tmp_path, bert_teacher):
+    """student_layers = the teacher's 4, its architecture, lr 0: the student is a copy of the teacher, so the
+    held-out accuracy of the student's predictions equals the teacher's (teacher_mlm_accuracy) exactly."""
+    cli("distill.py:runlocal", tmp_path / "copy", f"--config.distill.teacher={bert_teacher}",
+        "--config.distill.student_layers=4", "--config.distill.student_type=teacher", "--config.optim.learning_rate=0",
+        "--config.total_steps=2", "--config.eval_every=2", "--config.ckpt_every=2")
+    results = json.loads((tmp_path / "copy" / "eval_results.json").read_text())
+    assert results["mlm_accuracy"] == results["teacher_mlm_accuracy"] and results["masked_tokens"] > 0
+
+
 @pytest.mark.parametrize("case", ["vocab", "no_head", "missing"])
 def test_a_bad_teacher_fails_before_training_and_leaves_nothing(tmp_path, bert_teacher, shared_or_none, case,
                                                               torch_transformers):

@@ -129,6 +129,11 @@ class DistillTask(PretrainTask):
         teacher.update({k: batch[k] for k in PACKING_KEYS if k in batch and k != "cls_positions"})
         return {**inputs, "teacher_inputs": teacher}
 
+    def predict(self, outputs, batch):
+        """The student's MLM predictions, and the teacher's (held-out accuracy of both in one evaluation)."""
+        return {**super().predict(outputs, batch),
+                "teacher_mlm_prediction": jnp.argmax(outputs["teacher_mlm_logits"].astype(jnp.float32), -1)}
+
     def loss(self, outputs, batch):
         d = self.config.distill
         return distillation_loss(outputs, batch, d.temperature, d.alpha_ce, d.alpha_mlm, d.alpha_cos)

@@ -10,7 +10,7 @@ from bert_jax.evaluation import Evaluator
 class MaskedLmScores(Evaluator):
     """Held-out MLM accuracy/loss/perplexity, NSP (or ALBERT's SOP: ``sop_accuracy``) accuracy where the model
     has a sentence head, and the most-frequent-token baseline (always predicting the commonest masked token
-    of the split)."""
+    of the split); in distillation also the teacher's accuracy on the same masked positions."""
 
     splits = ("eval",)
 
@@ -31,6 +31,8 @@ class MaskedLmScores(Evaluator):
             "mlm_most_frequent_token": self.tokenizer.id_to_token(int(counts.argmax())),
             "masked_tokens": int(w.sum()),
         }
+        if "teacher_mlm_prediction" in predictions:  # distillation: the teacher on the same masked positions
+            metrics["teacher_mlm_accuracy"] = float(np.mean(predictions["teacher_mlm_prediction"][w] == labels))
         if self.sentence_head:
             real = predictions["next_sentence_weights"] > 0
             correct = predictions["nsp_prediction"] == predictions["next_sentence_label"]
