@@ -52,7 +52,7 @@ def recipes(out: str) -> dict:
         "roberta": pretrain_then_sst2("roberta", "pretrain_roberta.py:size=tiny", out, *CORPUS),
         "albert": pretrain_then_sst2("albert", "pretrain_albert.py:size=tiny", out, *CORPUS),
     }
-    runs["no_pretraining"] = {"sst2": cli("glue.py:sst2", os.path.join(out, "scratch_sst2"),
+    runs["no_pretraining"] = {"sst2": cli("glue.py:sst2", os.path.join(out, "no_pretraining_sst2"),
                                           "--config.model.preset=tiny", f"--config.data.vocab={out}/bert/model",
                                           *SST2)}
     return runs
