@@ -3,8 +3,9 @@ MLM from the teacher's soft targets, the true tokens and the direction of the te
 
 The teacher (an HF directory, a Google TF1 checkpoint or a bert_jax workdir, with its MLM head) runs in the
 same jitted step, forward only: its params live in the train state under ``head/teacher_*`` (checkpointed with
-the run, so a resume needs no teacher directory), the optimizer leaves them alone (``frozen``) and its outputs
-are behind stop_gradient. Loss = alpha_ce · KL(teacher ‖ student) at temperature T (× T², at the masked
+the run: a resume restores them from there, though the teacher directory is read again at start for its config,
+tokenizer and MLM head), the optimizer leaves them alone (``frozen_subtrees``) and its outputs are behind
+stop_gradient. Loss = alpha_ce · KL(teacher ‖ student) at temperature T (× T², at the masked
 positions) + alpha_mlm · MLM + alpha_cos · (1 − cos(student, teacher last hidden states)) over real tokens;
 DistilBERT's weights 5 / 2 / 1 and T = 2 by default. The data is pretraining's, MLM only (FULL-SENTENCES rows),
 tokenized by the teacher's tokenizer.
@@ -103,7 +104,11 @@ class DistillTask(PretrainTask):
             raise ValueError(f"config.distill.student_layers={layers} must divide the teacher's "
                              f"{teacher.num_hidden_layers} layers (the student takes every "
                              f"{max(1, teacher.num_hidden_layers // max(layers, 1))}th)")
-        student = teacher.replace(num_hidden_layers=layers, **model_overrides(self.config))
+        overrides = model_overrides(self.config)
+        if "num_hidden_layers" in overrides:
+            raise ValueError("config.model.num_hidden_layers is the teacher's; give the student's as "
+                             "config.distill.student_layers")
+        student = teacher.replace(num_hidden_layers=layers, **overrides)
         kind = distill.student_type
         if kind == "auto":
             kind = "distilbert" if teacher.model_type == "bert" else "teacher"
