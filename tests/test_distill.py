@@ -34,7 +34,7 @@ def test_loss_matches_distilberts_distiller(torch_transformers):
     s_logits, t_logits = t["mlm_logits"][real], t["teacher_mlm_logits"][real]
     ce = torch.nn.KLDivLoss(reduction="batchmean")(torch.log_softmax(s_logits / temperature, -1),
                                                      torch.softmax(t_logits / temperature, -1)) * temperature**2
-    mlm = torch.nn.functional.cross_entropy(s_logits, torch.tensor(batch["masked_lm_ids"])[real])
+    mlm = torch.nn.functional.cross_entropy(s_logits, torch.tensor(batch["masked_lm_ids"], dtype=torch.long)[real])
     tokens = torch.tensor(mask, dtype=torch.bool)
     s_hidden, t_hidden = t["hidden"][tokens], t["teacher_hidden"][tokens]
     cos = torch.nn.CosineEmbeddingLoss()(s_hidden, t_hidden, torch.ones(len(s_hidden)))
