@@ -25,6 +25,13 @@ def test_hf_directory(minilm_dir):
     assert source.tokenizer().vocab_size == 30522
 
 
+def test_the_minilm_preset_is_the_checkpoints_architecture(minilm_dir):
+    """``BertConfig.preset('minilm-l6')`` (the benchmarks' MiniLM size) is the shipped checkpoint's shape."""
+    real, preset = pretrained.resolve(minilm_dir).model_config(), BertConfig.preset("minilm-l6")
+    for field in ("num_hidden_layers", "hidden_size", "num_attention_heads", "intermediate_size", "vocab_size"):
+        assert getattr(preset, field) == getattr(real, field), field
+
+
 def test_google_directory_reads_gelu_as_the_tanh_form(tmp_path):
     (tmp_path / "bert_config.json").write_text(json.dumps(GOOGLE_CONFIG))
     source = pretrained.resolve(str(tmp_path))

@@ -26,6 +26,8 @@ import jax
 import jax.numpy as jnp
 from jax.sharding import PartitionSpec
 
+from bert_jax.models.dropout import dropout
+
 
 def attention_bias_mask(attention_mask: jax.Array | None, segment_ids: jax.Array | None) -> jax.Array | None:
     """Boolean mask [batch, 1, q_len, k_len] of the (query, key) pairs that may attend, or None.
@@ -71,8 +73,7 @@ def xla_attention(
         logits = jnp.where(mask, logits, jnp.finfo(jnp.float32).min)
     probs = jax.nn.softmax(logits, axis=-1)
     if not deterministic and dropout_rate > 0.0:
-        keep = jax.random.bernoulli(dropout_rng, 1.0 - dropout_rate, probs.shape)
-        probs = jnp.where(keep, probs / (1.0 - dropout_rate), 0.0)
+        probs = dropout(probs, dropout_rate, dropout_rng)
     return jnp.einsum("bhqk,bkhd->bqhd", probs.astype(value.dtype), value)
 
 

@@ -20,6 +20,7 @@ import jax.numpy as jnp
 
 from bert_jax.models.attention import dot_product_attention
 from bert_jax.models.config import BertConfig
+from bert_jax.models.dropout import Dropout
 
 __all__ = ["BertConfig", "BertModel", "BertOutput", "BertEmbeddings", "BertLayer", "BertEncoder"]
 
@@ -158,7 +159,7 @@ class BertEmbeddings(nn.Module):
             types = _Table(cfg, cfg.type_vocab_size, ("type_vocab", "embed"), name="token_type_embeddings")()
             x = x + one_hot_lookup(types, token_type_ids, dtype)
         x = layer_norm(cfg)(x)
-        x = nn.Dropout(cfg.hidden_dropout_prob)(x, deterministic=deterministic)
+        x = Dropout(cfg.hidden_dropout_prob)(x, deterministic=deterministic)
         return constrain(x, ("act_batch", "act_len", "act_embed")), words
 
 
@@ -210,7 +211,7 @@ class _AddNorm(nn.Module):
     def __call__(self, x, residual):
         cfg = self.config
         x = dense(cfg, cfg.hidden_size, self.kernel_names, "dense", self.num_in_axes)(x)
-        x = nn.Dropout(cfg.hidden_dropout_prob)(x, deterministic=self.deterministic)
+        x = Dropout(cfg.hidden_dropout_prob)(x, deterministic=self.deterministic)
         return layer_norm(cfg)(x + residual)
 
 

@@ -49,6 +49,8 @@ PRESETS: dict[str, dict[str, int]] = {
     "medium": dict(num_hidden_layers=8, hidden_size=512),
     "base": dict(num_hidden_layers=12, hidden_size=768),
     "large": dict(num_hidden_layers=24, hidden_size=1024),
+    # MiniLM-L6-H384 (all-MiniLM-L6-v2, the checkpoint the tests fine-tune): 12 heads of 32, FFN 1536.
+    "minilm-l6": dict(num_hidden_layers=6, hidden_size=384, num_attention_heads=12, intermediate_size=1536),
 }
 
 
@@ -186,8 +188,9 @@ class BertConfig:
     # --- construction ---
     @classmethod
     def preset(cls, name: str, **overrides) -> "BertConfig":
-        """Named sizes tiny/mini/small/medium/base/large with heads = H/64 and FFN = 4H, or a published model
-        of another family by its name (roberta-base, albert-base-v2, distilbert-base, ...: families.py)."""
+        """Named sizes tiny/mini/small/medium/base/large with heads = H/64 and FFN = 4H (minilm-l6: its own), or
+        a published model of another family by its name (roberta-base, albert-base-v2, distilbert-base, ...:
+        families.py)."""
         from bert_jax.models.families import FAMILY_PRESETS
 
         if name in FAMILY_PRESETS:
@@ -196,7 +199,8 @@ class BertConfig:
             raise ValueError(f"unknown model preset {name!r}; expected one of {list(PRESETS) + list(FAMILY_PRESETS)}")
         size = dict(PRESETS[name])
         hidden = size["hidden_size"]
-        size.update(num_attention_heads=hidden // 64, intermediate_size=4 * hidden)
+        size.setdefault("num_attention_heads", hidden // 64)
+        size.setdefault("intermediate_size", 4 * hidden)
         size.update(overrides)
         return cls.from_dict(size)
 

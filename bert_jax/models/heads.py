@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from bert_jax.models.bert import BertConfig, BertModel, BertOutput, dense, layer_norm, param_init
+from bert_jax.models.dropout import Dropout
 
 
 def gather_positions(sequence: jax.Array, positions: jax.Array) -> jax.Array:
@@ -84,7 +85,7 @@ def sentence_vector(head: nn.Module, encoder_out: BertOutput) -> jax.Array:
 def _dropout_then_dense(head: nn.Module, x, features: int, name: str, deterministic: bool):
     """HF's classifier pattern; called inside a head's compact method, so the layers belong to the head."""
     rate = head.config.hidden_dropout_prob if head.dropout_rate is None else head.dropout_rate
-    x = nn.Dropout(rate)(x, deterministic=deterministic)
+    x = Dropout(rate)(x, deterministic=deterministic)
     return dense(head.config, features, ("embed", None), name)(x)
 
 

@@ -1,0 +1,109 @@
+"""Dropout with 16-bit draws: four mask elements from one threefry hash instead of one.
+
+``jax.random.bernoulli`` (what ``nn.Dropout`` calls) draws a 32-bit word per element, and with JAX's
+partitionable threefry every word costs a whole threefry2x32 hash whose two output words are XORed into one.
+Dropout masks are most of the random bits of a training step (BERT-base at batch 8: 39M elements per step),
+and on CPU those hashes cost ~9% of the step (docs/performance.md). Here each hash's two 32-bit outputs are
+kept and cut into four 16-bit draws, so a mask costs a quarter of the hashes.
+
+The distribution: an element is kept when its 16-bit draw is >= round(rate * 65536), i.e. with probability
+``keep_probability(rate)`` = 1 - round(rate * 65536) / 65536 (rate 0.1 → drops 0.1000061 of the elements, a
+difference no test over a whole BERT-base step's 39M elements could detect: the binomial standard error is
+4.8e-5), and kept elements are scaled by exactly 1 / keep_probability so the expectation is x, as in HF and
+flax. Draws of distinct elements are distinct 16-bit fields of threefry outputs, which are independent to
+any statistical test threefry passes. Keys of other implementations (rbg, unsafe_rbg) draw 32-bit words
+with ``jax.random.bits`` and cut each into two draws.
+
+The hash counters keep the mask's shape (the last axis divided by four), so like JAX's own partitionable
+threefry the draws shard with the activations: no device computes another device's mask.
+"""
+
+from __future__ import annotations
+
+import math
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+from jax.extend.random import threefry2x32_p
+
+DRAW_BITS = 16
+_DRAW_VALUES = 1 << DRAW_BITS
+
+
+def _drop_threshold(rate: float) -> int:
+    if not 0.0 <= rate < 1.0:
+        raise ValueError(f"dropout rate must be in [0, 1); got {rate}")
+    return round(rate * _DRAW_VALUES)
+
+
+def keep_probability(rate: float) -> float:
+    """The exact probability that an element survives dropout at ``rate`` (rate rounded to 1/65536)."""
+    return 1.0 - _drop_threshold(rate) / _DRAW_VALUES
+
+
+def _flat_counters(shape: tuple[int, ...]) -> jax.Array:
+    """uint32 array of ``shape`` holding each element's row-major index."""
+    strides = [math.prod(shape[i + 1:]) for i in range(len(shape))]
+    index = jnp.zeros(shape, jnp.uint32)
+    for axis, stride in enumerate(strides):
+        index = index + jax.lax.broadcasted_iota(jnp.uint32, shape, axis) * jnp.uint32(stride)
+    return index
+
+
+def _threefry_words(key: jax.Array, shape: tuple[int, ...]) -> tuple[jax.Array, jax.Array]:
+    """Both 32-bit outputs of threefry2x32 over counters of ``shape`` (one hash per counter)."""
+    k1, k2 = jax.random.key_data(key)
+    counters = _flat_counters(shape)
+    return threefry2x32_p.bind(k1, k2, jnp.zeros(shape, jnp.uint32), counters)
+
+
+def random_draws(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
+    """uint32 array of ``shape`` holding uniform 16-bit draws (values in [0, 65536)).
+
+    Args:
+      key: a jax PRNG key (typed, or raw uint32 data of the default implementation).
+      shape: the mask's shape; its last axis is cut into words of four (threefry) or two draws.
+    """
+    if not jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+        key = jax.random.wrap_key_data(key)
+    shape = tuple(shape)
+    *lead, last = shape if shape else (1,)
+    mask16 = jnp.uint32(_DRAW_VALUES - 1)
+    if jax.random.key_impl(key) == "threefry2x32":
+        words_shape = (*lead, -(-last // 4))
+        if math.prod(words_shape) >= 1 << 32:
+            raise ValueError(f"a dropout mask of shape {shape} needs more than 2**32 hash counters")
+        hi, lo = _threefry_words(key, words_shape)
+        parts = [hi & mask16, hi >> 16, lo & mask16, lo >> 16]
+    else:
+        words = jax.random.bits(key, (*lead, -(-last // 2)), jnp.uint32)
+        parts = [words & mask16, words >> 16]
+    draws = jnp.concatenate(parts, axis=-1)[..., :last]
+    return draws.reshape(shape)
+
+
+def keep_mask(key: jax.Array, rate: float, shape: tuple[int, ...]) -> jax.Array:
+    """bool array of ``shape``: True where an element is kept (probability ``keep_probability(rate)``)."""
+    return random_draws(key, shape) >= jnp.uint32(_drop_threshold(rate))
+
+
+def dropout(x: jax.Array, rate: float, key: jax.Array) -> jax.Array:
+    """Inverted dropout of ``x`` (any shape): zeros with probability ~rate, survivors scaled to keep E[x]."""
+    if rate == 0.0:
+        return x
+    keep = keep_mask(key, rate, x.shape)
+    scale = jnp.asarray(1.0 / keep_probability(rate), x.dtype)
+    return jnp.where(keep, x * scale, jnp.zeros((), x.dtype))
+
+
+class Dropout(nn.Module):
+    """``nn.Dropout``'s interface (rate; ``deterministic`` at call; the 'dropout' rng) over ``dropout`` above."""
+
+    rate: float
+
+    @nn.compact
+    def __call__(self, x: jax.Array, deterministic: bool) -> jax.Array:
+        if deterministic or self.rate == 0.0:
+            return x
+        return dropout(x, self.rate, self.make_rng("dropout"))

@@ -1,0 +1,101 @@
+"""Dropout from 16-bit draws (models/dropout.py): the stream differs from jax.random.bernoulli's, the
+distribution may not. Checked against the binomial and chi-square laws (scipy) on masks of a million elements:
+rate, expectation, independence of the draws that share a hash, neighbours, keys and implementations."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy import stats
+
+from bert_jax.models.dropout import Dropout, dropout, keep_mask, keep_probability, random_draws
+
+SHAPE = (8, 128, 1024)  # 1,048,576 elements; the last axis splits into 256 hashes of four draws
+
+
+def _binomial_p(kept: int, n: int, p: float) -> float:
+    return stats.binomtest(kept, n, p).pvalue
+
+
+@pytest.mark.parametrize("impl", ["threefry2x32", "rbg"])
+def test_draws_are_uniform_16_bit_values(impl):
+    draws = np.asarray(random_draws(jax.random.key(0, impl=impl), SHAPE))
+    assert draws.dtype == np.uint32 and draws.shape == SHAPE and draws.max() < 65536
+    counts = np.bincount(draws.ravel() >> 8, minlength=256)  # the high byte: 256 equally likely bins
+    assert stats.chisquare(counts).pvalue > 1e-4
+    counts = np.bincount(draws.ravel() & 255, minlength=256)  # the low byte
+    assert stats.chisquare(counts).pvalue > 1e-4
+
+
+@pytest.mark.parametrize("rate", [0.1, 0.5, 0.02])
+def test_the_drop_rate_is_the_binomials(rate):
+    keep = np.asarray(keep_mask(jax.random.key(1), rate, SHAPE))
+    p = keep_probability(rate)
+    assert abs(p - (1 - rate)) <= 0.5 / 65536
+    assert _binomial_p(int(keep.sum()), keep.size, p) > 1e-4
+
+
+def test_draws_sharing_a_hash_and_neighbours_are_independent():
+    """The four draws of one hash sit at last-axis positions j, j+W, j+2W, j+3W (W = last/4); neighbours at j, j+1.
+    A 2x2 contingency test of the keep decisions of each such pair, and the keep rate of one element given its
+    partner's value."""
+    keep = np.asarray(keep_mask(jax.random.key(2), 0.5, SHAPE)).reshape(-1, SHAPE[-1])
+    width = SHAPE[-1] // 4
+    pairs = {"same hash, hi/lo of a word": (keep[:, :width], keep[:, width:2 * width]),
+             "same hash, other word": (keep[:, :width], keep[:, 2 * width:3 * width]),
+             "neighbours": (keep[:, :-1], keep[:, 1:]),
+             "rows": (keep[:-1], keep[1:])}
+    for name, (a, b) in pairs.items():
+        table = np.array([[np.sum(a & b), np.sum(a & ~b)], [np.sum(~a & b), np.sum(~a & ~b)]])
+        assert stats.chi2_contingency(table).pvalue > 1e-4, name
+
+
+def test_keys_give_independent_masks_and_the_same_key_the_same_mask():
+    key = jax.random.key(3)
+    a = np.asarray(keep_mask(key, 0.5, SHAPE))
+    np.testing.assert_array_equal(a, np.asarray(keep_mask(key, 0.5, SHAPE)))
+    b = np.asarray(keep_mask(jax.random.fold_in(key, 1), 0.5, SHAPE))
+    agree = int((a == b).sum())  # independent fair masks agree on half the elements
+    assert _binomial_p(agree, a.size, 0.5) > 1e-4
+
+
+def test_dropout_keeps_the_expectation_and_zeroes_the_rest():
+    x = jnp.full(SHAPE, 3.0)
+    y = np.asarray(dropout(x, 0.1, jax.random.key(4)))
+    kept = y != 0
+    np.testing.assert_allclose(y[kept], 3.0 / keep_probability(0.1), rtol=1e-6)
+    # E[y] = 3 exactly: the sample mean is within 5 standard errors of it.
+    std_err = 3.0 / keep_probability(0.1) * np.sqrt(keep_probability(0.1) * (1 - keep_probability(0.1)) / y.size)
+    assert abs(y.mean() - 3.0) < 5 * std_err
+
+
+def test_odd_shapes_and_raw_keys():
+    """A last axis that is not a multiple of four, a scalar, and a legacy uint32 key all work."""
+    raw = jax.random.PRNGKey(5)
+    keep = np.asarray(keep_mask(raw, 0.5, (3, 7, 5)))
+    assert keep.shape == (3, 7, 5)
+    assert 0 < keep.sum() < keep.size
+    assert keep_mask(raw, 0.5, ()).shape == ()
+
+
+def test_module_is_identity_when_deterministic_and_consumes_the_dropout_rng():
+    x = jnp.ones((4, 16))
+    module = Dropout(0.3)
+    np.testing.assert_array_equal(module.apply({}, x, deterministic=True), x)
+    y = module.apply({}, x, deterministic=False, rngs={"dropout": jax.random.key(6)})
+    assert 0 < int((np.asarray(y) == 0).sum()) < y.size
+    with pytest.raises(ValueError, match=r"dropout rate must be in \[0, 1\); got 1.0"):
+        keep_probability(1.0)
+
+
+def test_sharded_mask_equals_the_unsharded_one():
+    """Over 8 devices (batch-sharded), the jitted mask is the same bits: the counters are global indices."""
+    devices = np.array(jax.devices()[:8])
+    if devices.size < 8:
+        pytest.skip("needs 8 host devices (XLA_FLAGS=--xla_force_host_platform_device_count=8)")
+    mesh = jax.sharding.Mesh(devices, ("data",))
+    sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("data"))
+    x = jax.device_put(jnp.ones(SHAPE), sharding)
+    key = jax.random.key(7)
+    sharded = jax.jit(lambda x, k: dropout(x, 0.1, k), out_shardings=sharding)(x, key)
+    np.testing.assert_array_equal(np.asarray(sharded), np.asarray(dropout(jnp.ones(SHAPE), 0.1, key)))
