@@ -241,6 +241,12 @@ def init_params(model: nn.Module, rng: jax.Array, seq_len: int = 8, **call_kwarg
     return nn.unbox(jax.jit(lambda r: model.init(r, ids, **call_kwargs))(rng))["params"]
 
 
+def param_shapes(model: nn.Module, rng: jax.Array, seq_len: int = 8, **call_kwargs) -> Params:
+    """``init_params``' tree as ShapeDtypeStructs, traced but not compiled."""
+    ids = jnp.zeros((1, seq_len), jnp.int32)
+    return jax.eval_shape(lambda r: nn.unbox(model.init(r, ids, **call_kwargs))["params"], rng)
+
+
 def load_weights(path: str, config: BertConfig, head: str | nn.Module | None = None, google: bool = False,
                  rng: jax.Array | None = None) -> tuple[nn.Module, Params]:
     """The tensors of an HF directory (``google=False``) or a Google TF1 checkpoint directory as bert_jax
@@ -256,9 +262,18 @@ def load_weights(path: str, config: BertConfig, head: str | nn.Module | None = N
     model = build_model(config, head)
     flat_model = build_model(config.replace(scan_layers=False), head)
     call_kwargs = {"masked_positions": jnp.zeros((1, 1), jnp.int32)} if head in ("pretraining", "mlm") else {}
-    fresh = init_params(flat_model, rng if rng is not None else jax.random.PRNGKey(0), **call_kwargs)
-    encoder_template = fresh.get("bert", fresh)
-    head_template = fresh.get("head")
+    rng = rng if rng is not None else jax.random.PRNGKey(0)
+    # Shapes only: an initialisation is compiled (seconds for a BERT on CPU) only when something starts fresh.
+    template = param_shapes(flat_model, rng, **call_kwargs)
+    encoder_template = template.get("bert", template)
+    head_template = template.get("head")
+
+    initialised: list[Params] = []
+
+    def fresh(part: str | None) -> Params:
+        if not initialised:
+            initialised.append(init_params(flat_model, rng, **call_kwargs))
+        return initialised[0] if part is None else initialised[0][part]
 
     family = config.model_type
     if source is None:
@@ -268,17 +283,19 @@ def load_weights(path: str, config: BertConfig, head: str | nn.Module | None = N
         source = read_tf_tensors(prefix, wanted)
 
     dtype = config.params_dtype
-    fresh_pooler = _absent_pooler(encoder_template, source, family)
-    if fresh_pooler is not None:
+    pooler_absent = _pooler_absent(encoder_template, source, family)
+    if pooler_absent:
         encoder_template = {k: v for k, v in encoder_template.items() if k != "pooler"}
     encoder = from_hf_tensors(encoder_template, source.fetch, source.describe, encoder_names(family), dtype)
-    if fresh_pooler is not None:
-        encoder["pooler"] = jax.tree_util.tree_map(lambda a: np.asarray(a, dtype), fresh_pooler)
+    if pooler_absent:
+        pooler = fresh("bert" if head_template is not None else None)["pooler"]
+        encoder["pooler"] = jax.tree_util.tree_map(lambda a: np.asarray(a, dtype), pooler)
     decoder = hf_names.DECODER[family]
     _check_tied_decoder(source, encoder, decoder + ".weight")
     params: Params = encoder
     if head_template is not None:
-        head_params = _load_head(head_template, source, head in ("pretraining", "mlm"), dtype, family)
+        head_params = _load_head(head_template, source, head in ("pretraining", "mlm"), dtype, family,
+                                 lambda: fresh("head"))
         params = {"bert": encoder, "head": head_params}
     if config.scan_layers:
         params = _map_encoder(params, lambda enc: stack_layers(enc, config.num_hidden_layers))
@@ -288,21 +305,22 @@ def load_weights(path: str, config: BertConfig, head: str | nn.Module | None = N
     return model, jax.tree_util.tree_map(jnp.asarray, params)
 
 
-def _absent_pooler(encoder_template: Params, source: TensorSource, family: str) -> Params | None:
-    """The fresh pooler when the checkpoint has none (a masked-LM model: RobertaForMaskedLM, BertForMaskedLM
-    save no pooler), else None. transformers starts it fresh too; nothing else may be missing."""
+def _pooler_absent(encoder_template: Params, source: TensorSource, family: str) -> bool:
+    """Whether the model has a pooler and the checkpoint none (a masked-LM model: RobertaForMaskedLM,
+    BertForMaskedLM save no pooler); it then starts fresh, as transformers does. Nothing else may be missing."""
     pooler = encoder_template.get("pooler")
     if pooler is None:
-        return None
+        return False
     names = [encoder_names(family)(("pooler", *p)) for p, _, _ in _leaves(pooler)]
     if any(source.tensors.get(n) is not None for n in names):
-        return None
+        return False
     log.warning("%s has no pooler (%s): it starts fresh; fine-tuning heads on [CLS] train it", source.location,
                 ", ".join(names))
-    return pooler
+    return True
 
 
-def _load_head(template: Params, source: TensorSource, required: bool, dtype, family: str) -> Params:
+def _load_head(template: Params, source: TensorSource, required: bool, dtype, family: str,
+               fresh: Callable[[], Params]) -> Params:
     name_of = head_names(family, template)
     names = [name_of(p) for p, _, _ in _leaves(template)]
     present = [n for n in names if source.tensors.get(n) is not None]
@@ -310,7 +328,7 @@ def _load_head(template: Params, source: TensorSource, required: bool, dtype, fa
         log.info("loading head tensors %s from %s", names, source.location)
         return from_hf_tensors(template, source.fetch, source.describe, name_of, dtype)
     log.info("head tensors %s not all in %s: head starts fresh", names, source.location)
-    return jax.tree_util.tree_map(lambda a: np.asarray(a, dtype), template)
+    return jax.tree_util.tree_map(lambda a: np.asarray(a, dtype), fresh())
 
 
 def _check_tied_decoder(source: TensorSource, encoder: Params, decoder_name: str) -> None:

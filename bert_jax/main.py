@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 from absl import app, flags
@@ -11,6 +12,25 @@ from ml_collections import config_flags
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file (ml_collections), with ':args'.",
                                           lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory: checkpoints, logs, results.")
+_COMPILATION_CACHE = flags.DEFINE_string(
+    "compilation_cache", None,
+    "Directory of XLA's persistent compilation cache (default $JAX_COMPILATION_CACHE_DIR, else "
+    "$XDG_CACHE_HOME/bert_jax/xla or ~/.cache/bert_jax/xla); an empty value turns it off.")
+
+
+def use_compilation_cache(directory: str | None) -> None:
+    """Keeps compiled steps across runs: a rerun, a resume, or the next fine-tuning run at the same shapes
+    loads its executables instead of compiling them (on the 2-core CPU a MiniLM train step compiles in
+    seconds per batch width). Entries are keyed by jax version, program and devices, so a stale one is never
+    used; an unreadable one is a warning and a compile (jax's rule)."""
+    import jax
+
+    if directory is None:
+        if os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+            return  # jax has read it
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        directory = os.path.join(base, "bert_jax", "xla")
+    jax.config.update("jax_compilation_cache_dir", directory or None)
 
 
 def main(argv) -> None:
@@ -21,6 +41,7 @@ def main(argv) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     from bert_jax import distributed, train
 
+    use_compilation_cache(_COMPILATION_CACHE.value)
     distributed.initialize_from_flags_or_env()
     train.run(_CONFIG.value, _WORKDIR.value)
 

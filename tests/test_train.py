@@ -143,9 +143,14 @@ def _wait_for_step(workdir, step, process, timeout=240):
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory, data_dir):
+    """The 30-step run's final params; its compiled executables go to a cache directory of its own, which
+    the killed run's restart below loads them from."""
     workdir = str(tmp_path_factory.mktemp("uninterrupted"))
-    subprocess.run(_cli(workdir, data_dir), env=_env(), check=True, capture_output=True)
-    return final_params(workdir)
+    cache = str(tmp_path_factory.mktemp("compilation_cache"))
+    subprocess.run(_cli(workdir, data_dir, f"--compilation_cache={cache}"), env=_env(), check=True,
+                   capture_output=True)
+    assert os.listdir(cache), "the CLI wrote no compiled executable to --compilation_cache"
+    return final_params(workdir), cache
 
 
 @pytest.mark.slow
@@ -160,8 +165,10 @@ def test_sigkill_then_restart_is_bit_identical(tmp_path, data_dir, uninterrupted
     process.wait()
     resumed_from = Checkpointer(workdir).latest_step()
     assert resumed_from is not None and resumed_from < 30
-    subprocess.run(_cli(workdir, data_dir), env=_env(), check=True, capture_output=True)
-    assert_trees_equal(final_params(workdir), uninterrupted)
+    params, cache = uninterrupted  # the restart runs the uninterrupted run's cached executables
+    subprocess.run(_cli(workdir, data_dir, f"--compilation_cache={cache}"), env=_env(), check=True,
+                   capture_output=True)
+    assert_trees_equal(final_params(workdir), params)
 
 
 @pytest.mark.slow
@@ -180,7 +187,7 @@ def test_sigterm_twice_saves_exits_zero_and_resume_continues(tmp_path, data_dir,
     saved = Checkpointer(workdir).latest_step()
     assert reached <= saved < 30  # the step in flight finished and was saved
     subprocess.run(_cli(workdir, data_dir), env=_env(), check=True, capture_output=True)
-    assert_trees_equal(final_params(workdir), uninterrupted)
+    assert_trees_equal(final_params(workdir), uninterrupted[0])
 
 
 def test_config_errors_before_any_compute(tmp_path, data_dir):
