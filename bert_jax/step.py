@@ -50,8 +50,10 @@ def train_step(state: TrainState, batch: dict, *, model: nn.Module, task, tx) ->
     finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
     keep = lambda new, old: jax.tree_util.tree_map(lambda n, o: jnp.where(finite, n, o), new, old)  # noqa: E731
     params, opt_state = keep(params, state.params), keep(opt_state, state.opt_state)
+    # No update norm: its reduction made XLA materialise every update tensor for one more pass over all
+    # params (45 of the optimizer's 170 ms in a MiniLM step on CPU); the param norm fuses into the select.
     metrics = {"loss": loss, "grad_norm": grad_norm, "param_norm": _global_norm(params),
-               "update_norm": _global_norm(updates), "nonfinite": 1 - finite.astype(jnp.int32), **aux}
+               "nonfinite": 1 - finite.astype(jnp.int32), **aux}
     return TrainState(state.step + 1, params, opt_state, state.rng), metrics
 
 
