@@ -4,7 +4,9 @@ import importlib.util
 import os
 import tempfile
 
-os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
+from tests.xla_env import xla_flags
+
+os.environ.setdefault("XLA_FLAGS", xla_flags(8))
 # With the `tpu` extra installed (the AOT tests compile for TPU topologies through libtpu) on a machine with
 # no TPU, JAX would try libtpu as a backend in every process and print its failure: the tests run on CPU.
 # Topology descriptions for AOT compiles do not need the TPU backend.

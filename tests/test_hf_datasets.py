@@ -57,9 +57,10 @@ def _assert_same_features(make_task, files: dict, hub: dict, split: str = "train
 
 
 def _train_from_hub(config_arg: str, dataset: str, minilm_dir: str, workdir, *extra) -> dict:
-    """The real CLI on a hub-layout copy → eval_results.json."""
+    """The real CLI on a hub-layout copy → eval_results.json. The runlocal tiny model with MiniLM's vocab:
+    the data path is the point here (runs from the real checkpoint: test_finetune.py's RTE, test_squad.py)."""
     cli(config_arg, workdir, "--config.data.source=hf", f"--config.data.dataset={dataset}",
-        f"--config.init_from={minilm_dir}", *extra)
+        f"--config.data.vocab={os.path.join(minilm_dir, 'vocab.txt')}", *extra)
     return json.loads((workdir / "eval_results.json").read_text())
 
 

@@ -25,6 +25,7 @@ import pytest
 
 from bert_jax.checkpoint import Checkpointer
 from tests.test_finetune import rte_folder
+from tests.xla_env import xla_flags
 
 # One xdist worker runs these in order: two multi-process runs at once would only compete for the cores.
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("multiprocess")]
@@ -45,7 +46,7 @@ def _env(devices: int, **extra: str) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BERT_JAX_")}
     # PYTHONFAULTHANDLER: a process aborted by the coordination service (e.g. its peer hung) prints every
     # thread's stack, so a failure says where each process was.
-    env.update(JAX_PLATFORMS="cpu", XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
+    env.update(JAX_PLATFORMS="cpu", XLA_FLAGS=xla_flags(devices),
                PYTHONFAULTHANDLER="1", **extra)
     return env
 
@@ -197,8 +198,9 @@ def test_fine_tuning_on_two_processes_scores_and_predicts_as_one(tmp_path, minil
     and writes the same prediction file as one process. Hand-made rows in RTE's layout (the real files
     are covered in test_finetune.py): 45 dev pairs, so the last eval batch is partly padding."""
     data = rte_folder(tmp_path, None, n=45)
-    args = ["--config=configs/glue.py:rte,runlocal", f"--config.init_from={minilm_dir}", "--config.eval_batches=0",
-            f"--config.data.dir={data}"]
+    # The runlocal tiny model (MiniLM's vocab): what is shared across hosts is the eval rows, not the encoder.
+    args = ["--config=configs/glue.py:rte,runlocal", f"--config.data.vocab={os.path.join(minilm_dir, 'vocab.txt')}",
+            "--config.eval_batches=0", f"--config.data.dir={data}"]
     two, one = tmp_path / "two", tmp_path / "one"
     _launch_two(two, *args)
     single = subprocess.run([sys.executable, "-m", "bert_jax.main", *args, f"--workdir={one}"], cwd=ROOT,
