@@ -9,7 +9,7 @@ import pytest
 
 from bert_jax.checkpoint import Checkpointer
 from bert_jax.tasks.distill import distillation_loss
-from tests.test_finetune import cli
+from tests.test_finetune import ROOT, cli
 
 
 def test_loss_matches_distilberts_distiller(torch_transformers):
@@ -59,11 +59,30 @@ def bert_teacher(tmp_path_factory, torch_transformers, minilm_dir):
     return path
 
 
+@pytest.fixture(scope="module")
+def distill_data(tmp_path_factory, bert_teacher):
+    """The runlocal docstring pairs in the teacher's vocab, prepared once for the runs below (each run would
+    prepare its own: ~15 s apiece)."""
+    import importlib.util
+
+    from bert_jax.tasks.distill import DistillTask
+
+    spec = importlib.util.spec_from_file_location("distill", os.path.join(ROOT, "configs", "distill.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    config = module.get_config("runlocal")
+    directory = str(tmp_path_factory.mktemp("distill_data"))
+    config.distill.teacher, config.data.dir = str(bert_teacher), directory
+    DistillTask(config, directory)
+    return directory
+
+
 def _params(workdir):
     return Checkpointer(str(workdir)).restore(None)["params"]
 
 
-def test_student_starts_from_every_other_layer_and_the_teacher_stays_frozen(tmp_path, bert_teacher):
+@pytest.mark.xdist_group("distill_data")  # one worker prepares the shared pairs
+def test_student_starts_from_every_other_layer_and_the_teacher_stays_frozen(tmp_path, bert_teacher, distill_data):
     """lr 0: the student is exactly the teacher's embeddings (no token types: DistilBERT), layers 0 and 2 and
     MLM head. Then a real run: the student moves, the teacher is bit-identical to its directory."""
     from safetensors.numpy import load_file
@@ -71,7 +90,7 @@ def test_student_starts_from_every_other_layer_and_the_teacher_stays_frozen(tmp_
     teacher = load_file(str(bert_teacher / "model.safetensors"))
     still = tmp_path / "lr0"
     cli("distill.py:runlocal", still, f"--config.distill.teacher={bert_teacher}", "--config.optim.learning_rate=0",
-        "--config.total_steps=2", "--config.eval_every=2", "--config.ckpt_every=2")
+        "--config.total_steps=2", "--config.eval_every=2", "--config.ckpt_every=2", f"--config.data.dir={distill_data}")
     student = _params(still)["bert"]
     assert sorted(student) == ["embeddings", "encoder"]  # no pooler
     assert "token_type_embeddings" not in student["embeddings"]
@@ -83,7 +102,7 @@ def test_student_starts_from_every_other_layer_and_the_teacher_stays_frozen(tmp_
     assert json.loads((still / "model" / "config.json").read_text())["model_type"] == "distilbert"
 
     moving = tmp_path / "run"
-    cli("distill.py:runlocal", moving, f"--config.distill.teacher={bert_teacher}")
+    cli("distill.py:runlocal", moving, f"--config.distill.teacher={bert_teacher}", f"--config.data.dir={distill_data}")
     params = _params(moving)
     np.testing.assert_array_equal(params["head"]["teacher_bert"]["encoder"]["layer_3"]["output"]["dense"]["kernel"],
                                   teacher["bert.encoder.layer.3.output.dense.weight"].T)
@@ -97,12 +116,13 @@ def test_student_starts_from_every_other_layer_and_the_teacher_stays_frozen(tmp_
     assert results["mlm_accuracy"] >= 0 and "nsp_accuracy" not in results
 
 
-def test_a_student_of_all_teacher_layers_scores_as_the_teacher(tmp_path, bert_teacher):
+@pytest.mark.xdist_group("distill_data")  # one worker prepares the shared pairs
+def test_a_student_of_all_teacher_layers_scores_as_the_teacher(tmp_path, bert_teacher, distill_data):
     """student_layers = the teacher's 4, its architecture, lr 0: the student is a copy of the teacher, so the
     held-out accuracy of the student's predictions equals the teacher's (teacher_mlm_accuracy) exactly."""
     cli("distill.py:runlocal", tmp_path / "copy", f"--config.distill.teacher={bert_teacher}",
         "--config.distill.student_layers=4", "--config.distill.student_type=teacher", "--config.optim.learning_rate=0",
-        "--config.total_steps=2", "--config.eval_every=2", "--config.ckpt_every=2")
+        "--config.total_steps=2", "--config.eval_every=2", "--config.ckpt_every=2", f"--config.data.dir={distill_data}")
     results = json.loads((tmp_path / "copy" / "eval_results.json").read_text())
     assert results["mlm_accuracy"] == results["teacher_mlm_accuracy"] and results["masked_tokens"] > 0
 
