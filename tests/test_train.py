@@ -276,7 +276,7 @@ def test_packed_pretraining_runs_with_rbg_keys(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["pretrain_base", "pretrain_large"])
-def test_paper_configs_load_and_base_runs_locally(tmp_path, name, data_dir):
+def test_paper_configs_load_and_base_runs_locally(tmp_path, name, request):
     """Both recipe configs build at phase 1 and 2; base's :runlocal trains 2 steps end to end (large is the
     same code at 3× the size, too slow for CI on CPU) on the docstring pairs this module prepared once (its
     own runlocal data differs only in vocab size and duplication, and preparing it took a quarter of the test)."""
@@ -291,7 +291,7 @@ def test_paper_configs_load_and_base_runs_locally(tmp_path, name, data_dir):
         # One device: with the suite's 8 host devices, data parallelism would hold 8 copies of BERT-base's
         # params and Adam moments (~10 GB of host memory) for no extra coverage (test_sharding has the meshes).
         config.total_steps, config.num_devices = 2, 1
-        config.data = load_config(**{"data.dir": data_dir}).data
+        config.data = load_config(**{"data.dir": request.getfixturevalue("data_dir")}).data
         results = train.run(config, str(tmp_path / "run"))
         assert Checkpointer(str(tmp_path / "run")).latest_step() == 2 and results["masked_tokens"] > 0
 
