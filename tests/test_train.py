@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from typing import NamedTuple
 
 import jax
 import numpy as np
@@ -142,6 +143,11 @@ def _wait_for_step(workdir, step, process, timeout=240):
     raise TimeoutError(f"step {step} not reached")
 
 
+class Reference(NamedTuple):
+    params: dict
+    compilation_cache: str
+
+
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory, data_dir):
     """The 30-step run's final params; its compiled executables go to a cache directory of its own, which
@@ -151,7 +157,7 @@ def uninterrupted(tmp_path_factory, data_dir):
     subprocess.run(_cli(workdir, data_dir, f"--compilation_cache={cache}"), env=_env(), check=True,
                    capture_output=True)
     assert os.listdir(cache), "the CLI wrote no compiled executable to --compilation_cache"
-    return final_params(workdir), cache
+    return Reference(final_params(workdir), cache)
 
 
 @pytest.mark.slow
@@ -166,10 +172,10 @@ def test_sigkill_then_restart_is_bit_identical(tmp_path, data_dir, uninterrupted
     process.wait()
     resumed_from = Checkpointer(workdir).latest_step()
     assert resumed_from is not None and resumed_from < 30
-    params, cache = uninterrupted  # the restart runs the uninterrupted run's cached executables
-    subprocess.run(_cli(workdir, data_dir, f"--compilation_cache={cache}"), env=_env(), check=True,
-                   capture_output=True)
-    assert_trees_equal(final_params(workdir), params)
+    # The restart runs the uninterrupted run's cached executables.
+    subprocess.run(_cli(workdir, data_dir, f"--compilation_cache={uninterrupted.compilation_cache}"), env=_env(),
+                   check=True, capture_output=True)
+    assert_trees_equal(final_params(workdir), uninterrupted.params)
 
 
 @pytest.mark.slow
@@ -188,7 +194,7 @@ def test_sigterm_twice_saves_exits_zero_and_resume_continues(tmp_path, data_dir,
     saved = Checkpointer(workdir).latest_step()
     assert reached <= saved < 30  # the step in flight finished and was saved
     subprocess.run(_cli(workdir, data_dir), env=_env(), check=True, capture_output=True)
-    assert_trees_equal(final_params(workdir), uninterrupted[0])
+    assert_trees_equal(final_params(workdir), uninterrupted.params)
 
 
 def test_config_errors_before_any_compute(tmp_path, data_dir):
@@ -397,4 +403,4 @@ def test_sigkill_inside_a_save_or_an_evaluation_then_restart_is_bit_identical(tm
     assert seen == 2 and process.returncode == -signal.SIGKILL
     subprocess.run(_cli(workdir, data_dir, "--config.eval_every=6", "--config.eval_batches=2"), env=_env(),
                    check=True, capture_output=True)
-    assert_trees_equal(final_params(workdir), uninterrupted)
+    assert_trees_equal(final_params(workdir), uninterrupted.params)
