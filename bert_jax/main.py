@@ -17,6 +17,12 @@ _COMPILATION_CACHE = flags.DEFINE_string(
     "Directory of XLA's persistent compilation cache (default $JAX_COMPILATION_CACHE_DIR, else "
     "$XDG_CACHE_HOME/bert_jax/xla or ~/.cache/bert_jax/xla); an empty value turns it off.")
 
+_KEEP_FREED_HOST_MEMORY = flags.DEFINE_enum(
+    "keep_freed_host_memory", os.environ.get("BERT_JAX_KEEP_FREED_HOST_MEMORY", "auto"), ["auto", "yes", "no"],
+    "Let glibc keep the memory a step frees for the next step (bert_jax/host_memory.py): CPU steps ~10% "
+    "faster, compiles ~15% slower, peak heap kept. auto: on when the run is CPU-only. Default from "
+    "$BERT_JAX_KEEP_FREED_HOST_MEMORY, else auto.")
+
 
 def use_compilation_cache(directory: str | None) -> None:
     """Keeps compiled steps across runs: a rerun, a resume, or the next fine-tuning run at the same shapes
@@ -35,6 +41,9 @@ def use_compilation_cache(directory: str | None) -> None:
 
 def main(argv) -> None:
     del argv
+    from bert_jax import host_memory
+
+    host_memory.keep_freed_memory_on_cpu(_KEEP_FREED_HOST_MEMORY.value)  # before JAX starts its backend
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         stream=sys.stdout, force=True)
     for noisy in ("absl", "jax._src", "orbax", "tensorflow"):

@@ -20,6 +20,9 @@ if (importlib.util.find_spec("libtpu") is not None and not os.path.exists("/dev/
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(tempfile.gettempdir(),
                                                                 f"bert_jax_tests_xla_cache_{os.getuid()}"))
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "1")
+# The CLI runs the tests start are mostly compiles, which keeping freed host memory slows (one malloc arena
+# for LLVM's threads); tests/test_host_memory.py covers the setting itself.
+os.environ.setdefault("BERT_JAX_KEEP_FREED_HOST_MEMORY", "no")
 
 import pytest  # noqa: E402
 
