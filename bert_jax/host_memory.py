@@ -1,9 +1,11 @@
 """Keep the host memory a CPU train step frees inside the process, so the next step reuses it (glibc only).
 
 Why: XLA:CPU allocates a step's temporaries (~700 MB for a MiniLM step at batch 32 × 64) and frees them when
-the step ends. glibc hands large blocks back to the kernel (blocks over its mmap threshold are unmapped; empty
-thread heaps are deleted), so every step gets them back as fresh pages that the kernel faults in and zeroes:
-~180,000 page faults per MiniLM step, and measured 10-15% of its time on the 2-core CPU. With one arena, no
+the step ends. glibc hands large blocks back to the kernel (blocks over its mmap threshold are unmapped, and
+the threads' arenas give back their heaps: one arena alone, or no mmap alone, left the faults as they were),
+so every step gets them back as fresh pages that the kernel faults in and zeroes:
+~180,000 page faults per MiniLM step; a loop of MiniLM steps ran ~12% faster without them on the 2-core
+CPU (`bench finetune`, with its mixed widths and the peer in the process: 4%). With one arena, no
 mmap'd blocks and no trimming, a freed block stays in the heap and the next step reuses it (0 faults).
 
 Costs, why it is only on for CPU runs: compiles take 5-35% longer (LLVM's compile threads share the one
