@@ -1,6 +1,7 @@
 """Pretraining data: Google's pair and masking algorithm, checked by the properties it promises."""
 
 import random
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -197,6 +198,12 @@ def test_sources(tmp_path):
         read_documents("wiki")
     docs = list(read_documents("python_docstrings"))
     assert len(docs) > 100 and all(len(d) >= 2 for d in docs)
+    # A preparation reads the corpus three times; the stdlib is parsed once per process, and what a caller
+    # does to its documents does not reach the next reader.
+    docs[0].append("a sentence of this caller's")
+    with mock.patch("ast.parse", side_effect=AssertionError("parsed the stdlib again")):
+        again = list(read_documents("python_docstrings"))
+    assert again[0] == docs[0][:-1] and again[1:] == docs[1:]
 
 
 def test_packing_rows_and_features(tmp_path):

@@ -16,6 +16,7 @@ Formats:
 from __future__ import annotations
 
 import ast
+import functools
 import glob
 import os
 import re
@@ -83,9 +84,17 @@ def _prose(docstring: str) -> list[str]:
 
 
 def python_docstring_documents(root: str | None = None) -> Iterator[Document]:
-    """Docstrings of the installed standard library (tests excluded), one module per document."""
-    root = root or sysconfig.get_paths()["stdlib"]
+    """Docstrings of the installed standard library (tests excluded), one module per document. The corpus
+    (~1.5 MB of text) is parsed once per process and kept: a preparation reads it three times (the vocab,
+    then the train and held-out pairs), and parsing the ~1,000 modules with `ast` takes ~7 s each time."""
+    for document in _parsed_docstring_documents(root or sysconfig.get_paths()["stdlib"]):
+        yield list(document)
+
+
+@functools.lru_cache(maxsize=2)
+def _parsed_docstring_documents(root: str) -> tuple[tuple[str, ...], ...]:
     paths = sorted(glob.glob(os.path.join(root, "**", "*.py"), recursive=True))
+    documents = []
     for path in paths:
         relative = os.path.relpath(path, root)
         if "site-packages" in relative or re.search(r"(^|/)(test|tests|idle_test)(/|$)", relative):
@@ -102,7 +111,8 @@ def python_docstring_documents(root: str | None = None) -> Iterator[Document]:
                 if doc:
                     document.extend(_prose(doc))
         if len(document) >= 2:
-            yield document
+            documents.append(tuple(document))
+    return tuple(documents)
 
 
 def tfds_documents(name: str, split: str = "train", data_dir: str | None = None,
