@@ -43,7 +43,9 @@ def _free_port() -> int:
 
 
 def _env(devices: int, **extra: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BERT_JAX_")}
+    # The coordinator settings are each test's own; the host-memory setting is the suite's (conftest).
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("BERT_JAX_") or k == "BERT_JAX_KEEP_FREED_HOST_MEMORY"}
     # PYTHONFAULTHANDLER: a process aborted by the coordination service (e.g. its peer hung) prints every
     # thread's stack, so a failure says where each process was.
     env.update(JAX_PLATFORMS="cpu", XLA_FLAGS=xla_flags(devices),
