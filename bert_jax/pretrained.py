@@ -154,13 +154,18 @@ def place_like(theirs, ours, what: str):
     return jax.tree_util.tree_map(lambda a, b: jax.device_put(np.array(a, dtype=b.dtype), b.sharding), theirs, ours)
 
 
+def loaded_parts(with_head: bool) -> tuple[str, ...]:
+    """The top-level param subtrees ``load_into`` replaces whole."""
+    return ("bert", "head") if with_head else ("bert",)
+
+
 def load_into(path: str, params: dict, with_head: bool) -> dict:
     """``params`` ({'bert', 'head'}, sharded) with the encoder (and the head, with ``with_head``) of the
     pretrained directory ``path`` put in, on the same shardings; whatever is not loaded keeps its fresh
     initialisation. Another layer layout (nn.scan stacked or unrolled) is converted; another architecture
     is an error naming the params only on one side."""
     source = resolve(path).load_params(with_head)
-    parts = ["bert", "head"] if with_head else ["bert"]
+    parts = loaded_parts(with_head)
     out = dict(params)
     for part in parts:
         if part not in source:

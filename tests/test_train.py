@@ -248,6 +248,10 @@ def test_init_from_workdir_and_hf_dir(tmp_path, data_dir, minilm_dir):
         return np.asarray(tree)
 
     assert not np.array_equal(pick(loaded), pick(trained))  # without init_head the head starts fresh
+    # ... as a run from scratch initialises it (init_from skips computing the encoder's random init).
+    scratch = str(tmp_path / "scratch")
+    train.run(load_config(**frozen), scratch)
+    assert_trees_equal(loaded["head"], final_params(scratch)["head"])
 
     # MiniLM has 6 layers of width 384: another layer count (unrolled layers) or other widths (nn.scan)
     with pytest.raises(ValueError, match=r"bert params do not match the model's.*only in init_from \['encoder/layer_2"):
