@@ -78,3 +78,31 @@ def wait_for_all(name: str, timeout_s: float = 24 * 3600) -> None:
 
 
 _WAITS: collections.Counter = collections.Counter()
+
+
+def _client():
+    from jax._src import distributed as jax_distributed  # the coordination client has no public wrapper
+
+    return jax_distributed.global_state.client
+
+
+def publish_directory(name: str, directory: str) -> None:
+    """Process 0 puts the files of ``directory`` (flat and small: a trained vocab) in the coordination
+    service's key-value store under ``name``, for ``fetch_directory`` on the other processes."""
+    files = sorted(f for f in os.listdir(directory) if os.path.isfile(os.path.join(directory, f)))
+    client = _client()
+    for f in files:
+        with open(os.path.join(directory, f), "rb") as handle:
+            client.key_value_set_bytes(f"{name}/file/{f}", handle.read(), allow_overwrite=True)
+    client.key_value_set(f"{name}/files", "\n".join(files), allow_overwrite=True)  # last: the set is complete
+
+
+def fetch_directory(name: str, directory: str, timeout_s: float = 600) -> None:
+    """Writes the files process 0 published under ``name`` into ``directory``."""
+    client = _client()
+    files = client.blocking_key_value_get(f"{name}/files", int(timeout_s * 1000)).split("\n")
+    os.makedirs(directory, exist_ok=True)
+    for f in files:
+        with open(os.path.join(directory, f), "wb") as handle:
+            handle.write(client.blocking_key_value_get_bytes(f"{name}/file/{f}", int(timeout_s * 1000)))
+

@@ -32,7 +32,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("multiprocess")]
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STEPS = 30
-ARGS = ["--config=configs/pretrain_tiny.py:runlocal", f"--config.total_steps={STEPS}", "--config.log_every=1",
+ARGS = [f"--config={ROOT}/configs/pretrain_tiny.py:runlocal", f"--config.total_steps={STEPS}", "--config.log_every=1",
         "--config.data.dupe_factor=1"]
 
 
@@ -66,10 +66,11 @@ def _launch_two(workdir, *args: str) -> None:
                     f"{launcher.stderr[-2000:]}\n--- process 1 ({second}) ---\n{second_log[-5000:]}")
 
 
-def _start_two(workdir, *overrides: str, program: tuple[str, ...] = ("-m", "bert_jax.main")) -> list[subprocess.Popen]:
+def _start_two(workdir, *overrides: str, program: tuple[str, ...] = ("-m", "bert_jax.main"),
+               cwds=(ROOT, ROOT)) -> list[subprocess.Popen]:
     port = _free_port()
     return [subprocess.Popen([sys.executable, *program, *ARGS, f"--workdir={workdir}", *overrides],
-                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             cwd=cwds[i], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                              env=_env(4, BERT_JAX_COORDINATOR=f"localhost:{port}", BERT_JAX_NUM_PROCESSES="2",
                                       BERT_JAX_PROCESS_ID=str(i)))
             for i in range(2)]
@@ -186,9 +187,19 @@ def test_a_process_that_reaches_the_first_step_late_does_not_fail_the_run(runs, 
     """XLA:CPU's gloo connects a device group's peers the first time a program communicates over that group
     and waits only 30 s for the others (jaxlib 0.10), so a host that compiled the first step 40 s later used
     to fail the run ("Gloo context initialization failed", the gate of 2026-11-23). The groups are now
-    connected at start-up while the processes are in step; after that a collective waits 30 min."""
-    _finish(_start_two(tmp_path / "late", "--config.data.dir=" + str(runs[0] / "data"),
-                       program=("-c", _LATE_SECOND_PROCESS, "40")))
+    connected at start-up while the processes are in step; after that a collective waits 30 min.
+
+    The same run has each host's data directory on its own disk (a relative config.data.dir, one working
+    directory per process): process 0 finds the reference run's data, process 1 none, so it prepares its
+    own copy with process 0's trained vocab (a vocab trained again would differ: the `tokenizers` trainer
+    is not deterministic) and feeds the same batches, as the losses show."""
+    hosts = [tmp_path / "host0", tmp_path / "host1"]
+    for host in hosts:
+        host.mkdir()
+    (hosts[0] / "data").symlink_to(runs[0] / "data")
+    _finish(_start_two(tmp_path / "late", "--config.data.dir=data", program=("-c", _LATE_SECOND_PROCESS, "40"),
+                       cwds=hosts))
+    assert (hosts[1] / "data" / "meta.json").exists()  # process 1 prepared its own copy
     reference = {m["step"]: m["loss"] for m in _metrics(runs[1]) if m["split"] == "train"}
     losses = [(m["step"], m["loss"]) for m in _metrics(tmp_path / "late") if m["split"] == "train"]
     assert [s for s, _ in losses] == list(range(1, STEPS + 1))

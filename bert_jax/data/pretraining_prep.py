@@ -59,18 +59,27 @@ def train_vocab(corpus_file: str, data, out_dir: str, seed: int) -> None:
 
 
 def prepare(data_dir: str, data, seed: int) -> None:
-    """Process 0 prepares while the others wait at a barrier. Preparation is a pure function of the
-    config, so a host that still finds no data after the barrier (a workdir on host-local disk, not a
-    shared filesystem) prepares its own identical copy."""
+    """Process 0 prepares while the others wait at a barrier. A host that still finds no data after the
+    barrier (a data directory on host-local disk, not a shared filesystem) prepares its own copy with
+    process 0's vocab: the rest of the preparation is a function of the config and the vocab, but training a
+    WordPiece or BPE vocab is not deterministic (the `tokenizers` trainer breaks count ties in hash-map
+    order, huggingface/tokenizers#1794: three preparations of the tiny config gave three vocabs), and hosts
+    with different vocabs would feed one model different token ids."""
+    shared_vocab = f"bert_jax: trained vocab of {data_dir}"  # the config's path: the same on every host
     if jax.process_index() == 0:
         _prepare_here(data_dir, data, seed)
+        if jax.process_count() > 1 and not data.vocab:
+            distributed.publish_directory(shared_vocab, vocab_path(data, data_dir))
     if jax.process_count() > 1:
         distributed.wait_for_all(f"bert_jax: pretraining data prepared in {data_dir}")
         if jax.process_index() != 0:
-            _prepare_here(data_dir, data, seed)
+            fetch = not data.vocab and pipeline.read_meta(data_dir) is None
+            if fetch:
+                distributed.fetch_directory(shared_vocab, vocab_path(data, data_dir))
+            _prepare_here(data_dir, data, seed, vocab_fetched=fetch)
 
 
-def _prepare_here(data_dir: str, data, seed: int) -> None:
+def _prepare_here(data_dir: str, data, seed: int, vocab_fetched: bool = False) -> None:
     settings = settings_of(data, seed)
     meta = pipeline.read_meta(data_dir)
     if meta is not None:
@@ -87,7 +96,7 @@ def _prepare_here(data_dir: str, data, seed: int) -> None:
     def documents():  # re-read per pass: the corpus is streamed, never held in memory
         return sources.read_documents(data.source, paths, **(tfds_options if data.source == "tfds" else {}))
 
-    if not data.vocab:
+    if not data.vocab and not vocab_fetched:
         corpus_file = os.path.join(data_dir, "corpus.txt")
         with atomic_path(corpus_file) as tmp, open(tmp, "w", encoding="utf-8") as f:
             for doc in documents():
