@@ -105,4 +105,3 @@ def fetch_directory(name: str, directory: str, timeout_s: float = 600) -> None:
     for f in files:
         with open(os.path.join(directory, f), "wb") as handle:
             handle.write(client.blocking_key_value_get_bytes(f"{name}/file/{f}", int(timeout_s * 1000)))
-

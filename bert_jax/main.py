@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import traceback
 
 from absl import app, flags
 from ml_collections import config_flags
@@ -39,7 +40,36 @@ def use_compilation_cache(directory: str | None) -> None:
     jax.config.update("jax_compilation_cache_dir", directory or None)
 
 
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def check_failed(error: BaseException) -> bool:
+    """Whether ``error`` is one of our checks rejecting the config, the data or the workdir: raised by an
+    explicit ``raise`` in a bert_jax module (the messages say what, where and what was expected). A failure
+    raised inside a library, an assertion, or any error of ours that no check raised keeps its traceback."""
+    if not isinstance(error, Exception) or isinstance(error, AssertionError) or error.__traceback__ is None:
+        return False
+    innermost = traceback.extract_tb(error.__traceback__)[-1]
+    return innermost.filename.startswith(_PACKAGE_DIR) and (innermost.line or "").startswith("raise ")
+
+
+def one_line(error: BaseException) -> str:
+    message = error.args[0] if isinstance(error, KeyError) and error.args else error  # KeyError's str quotes it
+    return f"error: {message}"
+
+
 def main(argv) -> None:
+    """A mistake in the config, the data or the workdir prints its one-line message and exits 1."""
+    try:
+        _main(argv)
+    except Exception as e:  # noqa: BLE001  (check_failed decides; everything else is raised again)
+        if not check_failed(e):
+            raise
+        print(one_line(e), file=sys.stderr)
+        sys.exit(1)
+
+
+def _main(argv) -> None:
     del argv
     from bert_jax import host_memory
 

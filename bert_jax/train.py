@@ -190,7 +190,7 @@ def _run(config, workdir: str, write_config: bool) -> dict:
 def _zeros_for(state, parts: tuple[str, ...]):
     """The fresh state with the param subtrees ``parts`` as zeros: init_from replaces them whole, so XLA need
     not compute (nor compile) their random initialisation, which is most of the init program (MiniLM's
-    encoder: a 5 s compile per fine-tuning run on CPU). The optimizer's fresh state depends only on the
+    encoder: a 4-5 s compile per fine-tuning run on CPU). The optimizer's fresh state depends only on the
     shapes, and the subtrees kept (the head) get the same values as in a full initialisation: Flax derives
     each param's key from its module path."""
     if not parts:

@@ -166,3 +166,29 @@ def test_bad_settings_table(case):
     _, call, error, message = case
     with pytest.raises(error, match=message):
         call()
+
+
+def _raised(function, *args) -> Exception:
+    try:
+        function(*args)
+    except Exception as e:  # noqa: BLE001
+        return e
+    raise AssertionError(f"{function.__name__}{args} raised nothing")
+
+
+def test_the_cli_prints_a_check_s_message_in_one_line_and_keeps_tracebacks_for_everything_else(tmp_path):
+    """main.py decides by where the error was raised: an explicit `raise` of ours is a check that rejected the
+    input (one line, exit 1; tests/test_finetune.py and others run those through the CLI), anything else is a
+    failure whose traceback is needed."""
+    from bert_jax import main, tasks
+    from bert_jax.data.sources import split_sentences
+
+    unknown_task = _raised(tasks.get, "nope")
+    assert main.check_failed(unknown_task)
+    assert main.one_line(unknown_task).startswith("error: config.task.name='nope' is not a known task")
+    (tmp_path / "broken.json").write_text('{"data": [}')
+    assert main.check_failed(_raised(read_squad_json, str(tmp_path / "broken.json")))
+    assert not main.check_failed(_raised(split_sentences, None))  # a library error inside our code: a bug
+    assert not main.check_failed(_raised(int, "x"))  # raised outside bert_jax
+    missing = KeyError("the message")
+    assert main.one_line(missing) == "error: the message"  # not "'the message'"
