@@ -7,6 +7,7 @@ Restore targets carry the current shardings: a checkpoint restores onto any mesh
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -31,11 +32,12 @@ class CheckpointError(RuntimeError):
     """No checkpoint of the workdir can be restored."""
 
 
+@functools.cache
 def _one_writer_per_array_on_cpu() -> None:
     """On CPU, Orbax's replica-parallel saving (each replica of a replicated array writes 1/R of it) is
     pure cost: the "devices" share one host memory, and each distinct slice is a small XLA compile on the
     first save (~100 of them, ~4 s, for the tests' 8 host devices). Accelerators keep Orbax's default."""
-    if jax.default_backend() != "cpu" or getattr(_one_writer_per_array_on_cpu, "done", False):
+    if jax.default_backend() != "cpu":
         return
     absl_log = logging.getLogger("absl")  # Orbax warns of any override; this one is deliberate
 
@@ -48,7 +50,6 @@ def _one_writer_per_array_on_cpu() -> None:
                                                 override=True)
     finally:
         absl_log.removeFilter(not_the_override)
-    _one_writer_per_array_on_cpu.done = True
 
 
 class Checkpointer:

@@ -71,10 +71,8 @@ def wait_for_all(name: str, timeout_s: float = 24 * 3600) -> None:
     id carries how often this process has waited on the name, the same count on every process."""
     if jax.process_count() == 1:
         return
-    from jax._src import distributed as jax_distributed  # the coordination client has no public wrapper
-
     _WAITS[name] += 1
-    jax_distributed.global_state.client.wait_at_barrier(f"{name} #{_WAITS[name]}", int(timeout_s * 1000))
+    _client().wait_at_barrier(f"{name} #{_WAITS[name]}", int(timeout_s * 1000))
 
 
 _WAITS: collections.Counter = collections.Counter()

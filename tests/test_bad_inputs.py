@@ -169,11 +169,9 @@ def test_bad_settings_table(case):
 
 
 def _raised(function, *args) -> Exception:
-    try:
+    with pytest.raises(Exception) as info:  # noqa: B017  (any error: the test classifies it)
         function(*args)
-    except Exception as e:  # noqa: BLE001
-        return e
-    raise AssertionError(f"{function.__name__}{args} raised nothing")
+    return info.value
 
 
 def test_the_cli_prints_a_check_s_message_in_one_line_and_keeps_tracebacks_for_everything_else(tmp_path):
