@@ -49,16 +49,31 @@ class DenseGeneral(nn.Module):
 
     @nn.compact
     def __call__(self, x):
-        cfg = self.config
-        in_shape = x.shape[x.ndim - self.num_in_axes:]
-        n_out = len(self.features)
-        kernel = self.param("kernel", param_init(cfg, self.kernel_names), (*in_shape, *self.features),
-                            cfg.params_dtype)
-        bias = self.param("bias", param_init(cfg, self.kernel_names[-n_out:], "zeros"), self.features,
-                          cfg.params_dtype)
-        dtype = cfg.compute_dtype
+        kernel, bias = _dense_params(self, x.shape[x.ndim - self.num_in_axes:])
+        dtype = self.config.compute_dtype
         y = jnp.tensordot(x.astype(dtype), kernel.astype(dtype), axes=self.num_in_axes)
         return y + bias.astype(dtype)
+
+
+class DenseParams(nn.Module):
+    """A DenseGeneral's kernel and bias (same names, shapes and init) without the product, for callers that
+    run several dense layers as one matmul. Called with the input's contracted shape."""
+
+    config: BertConfig
+    features: tuple[int, ...]
+    kernel_names: tuple
+
+    @nn.compact
+    def __call__(self, in_shape: tuple[int, ...]) -> tuple[jax.Array, jax.Array]:
+        return _dense_params(self, in_shape)
+
+
+def _dense_params(module, in_shape: tuple[int, ...]) -> tuple[jax.Array, jax.Array]:
+    """Creates (or reads) ``module``'s kernel [in_shape..., features...] and bias [features...]."""
+    cfg, names, features = module.config, module.kernel_names, module.features
+    kernel = module.param("kernel", param_init(cfg, names), (*in_shape, *features), cfg.params_dtype)
+    bias = module.param("bias", param_init(cfg, names[-len(features):], "zeros"), features, cfg.params_dtype)
+    return kernel, bias
 
 
 def dense(config: BertConfig, features, kernel_names: tuple, name: str, num_in_axes: int = 1) -> DenseGeneral:
@@ -171,9 +186,17 @@ class BertSelfAttention(nn.Module):
     def __call__(self, x, attention_mask, segment_ids):
         cfg = self.config
         heads = (cfg.num_attention_heads, cfg.head_dim)
-        names = ("embed", "heads", "kv")
-        q, k, v = (dense(cfg, heads, names, n)(x) for n in ("query", "key", "value"))
-        q, k, v = (constrain(t, ("act_batch", "act_len", "act_heads", None)) for t in (q, k, v))
+        weights = [DenseParams(cfg, heads, ("embed", "heads", "kv"), name=n)(x.shape[-1:])
+                   for n in ("query", "key", "value")]
+        # One [tokens, embed] @ [embed, 3·heads·head_dim] product instead of three: the params stay
+        # query/key/value, stacked per step (a copy of the kernels, small beside the product). The stack
+        # axis is new and unsharded, so a mesh that splits heads keeps each device's heads local. On CPU a
+        # 3× wider matmul runs much closer to the matmul ceiling (docs/performance.md, fifth pass).
+        dtype = cfg.compute_dtype
+        kernel = jnp.stack([w.astype(dtype) for w, _ in weights], axis=1)  # [embed, 3, heads, head_dim]
+        bias = jnp.stack([b.astype(dtype) for _, b in weights])  # [3, heads, head_dim]
+        qkv = jnp.tensordot(x.astype(dtype), kernel, axes=1) + bias  # [batch, seq, 3, heads, head_dim]
+        q, k, v = (constrain(qkv[:, :, i], ("act_batch", "act_len", "act_heads", None)) for i in range(3))
         dropout_rng = None
         if not self.deterministic and cfg.attention_probs_dropout_prob > 0:
             dropout_rng = self.make_rng("dropout")
