@@ -267,12 +267,16 @@ class Loop:
                     logger.write(done, "train", values, progress.describe(done))
                     pending, real_tokens, step_flops, last_time = [], 0, 0.0, time.perf_counter()
                 if done % plan.eval_every == 0 or done == plan.total_steps:
+                    # The host dispatches steps ahead of the device: wait for them, so that the steps since the
+                    # last log line keep their time and the evaluation's own time is left out of step_time.
+                    jax.block_until_ready(state)
+                    eval_start = time.perf_counter()
                     log.info("step %d: evaluation starts", done)
                     results = self.evaluate(state.params, final=done == plan.total_steps)
                     logger.write(done, "eval", results)
                     if self.best is not None:
                         self.best.update(done, state.params, results)
-                    last_time = time.perf_counter()
+                    last_time += time.perf_counter() - eval_start
                 stop = preemption.stop_at(done)
                 if done % plan.ckpt_every == 0 or done == plan.total_steps or stop:
                     self.checkpointer.save(done, state, force=stop or done == plan.total_steps)

@@ -8,13 +8,32 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from bert_jax.models.dropout import Dropout, dropout, keep_mask, keep_probability, random_draws
+from jax.extend.random import threefry2x32_p
+
+from bert_jax.models.dropout import Dropout, dropout, keep_mask, keep_probability, random_draws, threefry2x32
 
 SHAPE = (8, 128, 1024)  # 1,048,576 elements; the last axis splits into 256 hashes of four draws
 
 
 def _binomial_p(kept: int, n: int, p: float) -> float:
     return stats.binomtest(kept, n, p).pvalue
+
+
+def test_unrolled_threefry_is_jaxs_threefry_bit_for_bit():
+    """Random123's known-answer vector for Threefry-2x32-20, then JAX's primitive on random keys and counters
+    (counters include the uint32 wrap-around), eagerly and under jit."""
+    u32 = np.uint32
+    out = threefry2x32(u32(0x13198A2E), u32(0x03707344), jnp.array([0x243F6A88], u32), jnp.array([0x85A308D3], u32))
+    assert [int(w[0]) for w in out] == [0xC4923A9C, 0x483DF7A0]
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        k1, k2 = (u32(k) for k in rng.integers(0, 2**32, 2))
+        x0, x1 = (jnp.asarray(np.append(rng.integers(0, 2**32, 4095), 2**32 - 1).astype(u32)) for _ in range(2))
+        want = threefry2x32_p.bind(k1, k2, x0, x1)
+        for fn in (threefry2x32, jax.jit(threefry2x32)):
+            got = fn(k1, k2, x0, x1)
+            np.testing.assert_array_equal(np.asarray(got[0]), np.asarray(want[0]))
+            np.testing.assert_array_equal(np.asarray(got[1]), np.asarray(want[1]))
 
 
 @pytest.mark.parametrize("impl", ["threefry2x32", "rbg"])

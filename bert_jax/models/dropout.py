@@ -25,7 +25,6 @@ import math
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-from jax.extend.random import threefry2x32_p
 
 DRAW_BITS = 16
 _DRAW_VALUES = 1 << DRAW_BITS
@@ -51,11 +50,38 @@ def _flat_counters(shape: tuple[int, ...]) -> jax.Array:
     return index
 
 
+_ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
+
+
+def threefry2x32(k1: jax.Array, k2: jax.Array, x0: jax.Array, x1: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Threefry-2x32, 20 rounds (Salmon et al. 2011), as plain uint32 jnp ops: bit for bit JAX's
+    ``threefry2x32_p`` (tests/test_dropout.py), but always unrolled.
+
+    On CPU JAX lowers the primitive as a 5-trip while loop, each trip a pass over both words in memory
+    that nothing else fuses into; unrolled, XLA computes the counters, the hash and the 16-bit draws in one
+    fusion (accelerators already get the unrolled form from JAX).
+
+    Args:
+      k1, k2: uint32 scalars, the key's two words.
+      x0, x1: uint32 arrays of one shape, the counters.
+    Returns:
+      The two uint32 output words, each of the counters' shape.
+    """
+    ks = (k1, k2, k1 ^ k2 ^ jnp.uint32(0x1BD11BDA))
+    x0, x1 = x0 + ks[0], x1 + ks[1]
+    for block in range(5):
+        for r in _ROTATIONS[block % 2]:
+            x0 = x0 + x1
+            x1 = x0 ^ ((x1 << jnp.uint32(r)) | (x1 >> jnp.uint32(32 - r)))
+        x0 = x0 + ks[(block + 1) % 3]
+        x1 = x1 + ks[(block + 2) % 3] + jnp.uint32(block + 1)
+    return x0, x1
+
+
 def _threefry_words(key: jax.Array, shape: tuple[int, ...]) -> tuple[jax.Array, jax.Array]:
     """Both 32-bit outputs of threefry2x32 over counters of ``shape`` (one hash per counter)."""
     k1, k2 = jax.random.key_data(key)
-    counters = _flat_counters(shape)
-    return threefry2x32_p.bind(k1, k2, jnp.zeros(shape, jnp.uint32), counters)
+    return threefry2x32(k1, k2, jnp.zeros(shape, jnp.uint32), _flat_counters(shape))
 
 
 def random_draws(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
