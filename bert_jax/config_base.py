@@ -30,8 +30,6 @@ def parse_arg(arg: str | None, positional: str | None = None, **defaults) -> ml_
 # 'threefry2x32' (JAX's default) gives the same random bits however the computation is sharded.
 PRNG_IMPL_DEFAULT = "threefry2x32"
 PRNG_IMPLS = ("threefry2x32", "rbg", "unsafe_rbg")
-# Fine-tuning batches pad to a multiple of this ≥ their longest row (data/loaders.py bucket_width).
-PAD_TO_MULTIPLE_OF = 16
 
 
 def model_section() -> ml_collections.ConfigDict:
@@ -176,7 +174,7 @@ def finetuning_config(task: str) -> ml_collections.ConfigDict:
         vocab="",  # default: the vocab of init_from
         lowercase=ml_collections.FieldReference(None, field_type=bool),  # None: from tokenizer_config.json, else True
         max_seq_length=128,
-        pad_to_multiple_of=PAD_TO_MULTIPLE_OF,  # pad each batch to a multiple of this ≥ its longest row; 0 = to max_seq_length
+        pad_to_multiple_of=32,  # pad each batch to a multiple of this ≥ its longest row; 0 = to max_seq_length
         # GLUE training: >1 packs each step's batch_size examples up to this many per max_seq_length row
         # (segment ids, restarted positions, pooled at each [CLS]); rows per step are rounded up to
         # packed_row_multiple (a multiple of the data-parallel size). Evaluation stays one example per row.
@@ -198,7 +196,6 @@ def runlocal(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     c.batch_size, c.eval_batch_size, c.eval_batches = 8, 8, 2
     c.log_every, c.eval_every, c.ckpt_every = 2, 3, 3
     c.data.max_seq_length = 64
-    c.data.pad_to_multiple_of = 32  # at most two widths: a 6-step run compiles less than it would save
     return c
 
 

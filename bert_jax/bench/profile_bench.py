@@ -61,8 +61,8 @@ def _runners(args) -> tuple[Runner, list[tuple[str, callable]]]:
     else:
         lengths = finetune_bench.sst2_like_lengths(np.random.default_rng(0), args.batch * args.steps)
         ids, types, labels = finetune_bench.random_examples(config.vocab_size, lengths)
-        ours = finetune_bench.ours_epoch(ours_config, finetune_bench.padded_batches(
-            ids, types, labels, args.batch, finetune_bench.PAD_TO_MULTIPLE_OF, args.seq))
+        ours = finetune_bench.ours_epoch(ours_config, finetune_bench.padded_batches(ids, types, labels, args.batch, 32,
+                                                                                      args.seq))
         batches = finetune_bench.padded_batches(ids, types, labels, args.batch, 8, args.seq)
         peers = [(m, lambda m=m: finetune_bench.peer_epoch(config, batches, dtype, m)) for m in modes]
     return ours, peers

@@ -96,9 +96,8 @@ def token_features(encodings, pad_id: int, per_example_arrays: dict[str, np.ndar
 
 def bucket_width(length: int, max_length: int, multiple: int) -> int:
     """Width of a batch whose longest row has ``length`` tokens: the next multiple of ``multiple``, capped at
-    max_length (0 = always max_length). The default 16 gives ≤ 8 shapes up to 128 (so ≤ 8 compilations; MRPC's
-    batches of 32 see 3) and pads MRPC to 1.09× the tokens of its batches' longest rows, where multiples of 32
-    padded to 1.22× (2 shapes) and powers of two to ~1.5× (docs/performance.md)."""
+    max_length (0 = always max_length). Multiples of 32 give ≤ 4 shapes up to 128 (so ≤ 4 compilations) and
+    pad GLUE batches to ~1.2× their longest row, where powers of two padded STS-B and MRPC to ~1.5×."""
     if not multiple:
         return max_length
     return min(max_length, -(-int(length) // multiple) * multiple)
