@@ -58,8 +58,9 @@ def threefry2x32(k1: jax.Array, k2: jax.Array, x0: jax.Array, x1: jax.Array) -> 
     ``threefry2x32_p`` (tests/test_dropout.py), but always unrolled.
 
     On CPU JAX lowers the primitive as a 5-trip while loop, each trip a pass over both words in memory
-    that nothing else fuses into; unrolled, XLA computes the counters, the hash and the 16-bit draws in one
-    fusion (accelerators already get the unrolled form from JAX).
+    that nothing else fuses into. Unrolled, XLA fuses counters, hash and draws into loop fusions with no
+    intermediate words in memory (it recomputes the hash for each of a word's four draws, and still runs a
+    layer's masks ~40% faster: docs/performance.md, fifth pass). Accelerators already get the unrolled form.
 
     Args:
       k1, k2: uint32 scalars, the key's two words.
