@@ -6,9 +6,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from scipy import stats
-
 from jax.extend.random import threefry2x32_p
+from scipy import stats
 
 from bert_jax.models.dropout import Dropout, dropout, keep_mask, keep_probability, random_draws, threefry2x32
 
