@@ -20,7 +20,7 @@ import numpy as np
 import optax
 from jax.sharding import NamedSharding, PartitionSpec
 
-from bert_jax import distributed, flops, pretrained, run_plan, sharding, tasks
+from bert_jax import compile_options, distributed, flops, pretrained, run_plan, sharding, tasks
 from bert_jax import step as steps
 from bert_jax import workdir as workdir_lib
 from bert_jax.checkpoint import BestCheckpoint, Checkpointer, PreemptionFlag, describe_error
@@ -177,7 +177,8 @@ def _run(config, workdir: str, write_config: bool) -> dict:
         # --- jitted steps
         train_fn = jit_train_step(model, task, tx, state_shardings, data_sharding)
         eval_fn = jax.jit(functools.partial(steps.eval_step, model=model, task=task),
-                          in_shardings=(state_shardings.params, data_sharding))
+                          in_shardings=(state_shardings.params, data_sharding),
+                          compiler_options=compile_options.forward_only())
         best = None
         if config.select_best and task.selection_metric:
             best = BestCheckpoint(workdir, task.selection_metric)

@@ -1,7 +1,8 @@
 """Encoder inference throughput (BertModel forward with pooler, no gradients), ours beside HF (PyTorch).
 
 The same full-length random batch (``--batch`` × ``--seq``, no padding) through both; ours is one jitted
-forward (params fp32, compute in the benchmark dtype), the peer runs under torch.inference_mode with bf16
+forward (params fp32, compute in the benchmark dtype) compiled as the trainer compiles its evaluation
+(``compile_options.forward_only()``), the peer runs under torch.inference_mode with bf16
 autocast on GPU. Median of ``--repeats`` calls after warm-up.
 """
 
@@ -13,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bert_jax import flops
+from bert_jax import compile_options, flops
 from bert_jax.bench import peer, report
 from bert_jax.bench.pretrain_bench import add_common_arguments, compute_dtype, model_config
 from bert_jax.bench.runners import Runner
@@ -30,7 +31,8 @@ def ours_forward(config, batch: dict) -> Runner:
     """One jitted forward of BertModel + pooler per call."""
     model = BertModel(config)
     params = init_params(model, jax.random.PRNGKey(0))
-    forward = jax.jit(lambda p, b: model.apply({"params": p}, **b).pooled_output)
+    forward = jax.jit(lambda p, b: model.apply({"params": p}, **b).pooled_output,
+                      compiler_options=compile_options.forward_only())
     device_batch = jax.device_put({k: jnp.asarray(v) for k, v in batch.items()})
     return Runner(lambda: jax.block_until_ready(forward(params, device_batch)),
                   hlo=lambda: forward.lower(params, device_batch).compile().as_text())

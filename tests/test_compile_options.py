@@ -1,0 +1,51 @@
+"""bert_jax.compile_options: forward-only programs on CPU compile with XLA's Eigen matmuls (no YNNPACK fusion),
+compute what the default compile computes, and fall back to the defaults where jaxlib lacks the option."""
+
+import re
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from bert_jax import compile_options
+from bert_jax.models.bert import BertModel
+from bert_jax.models.config import BertConfig
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    compile_options.forward_only.cache_clear()
+    yield
+    compile_options.forward_only.cache_clear()
+
+
+def _forward(options: dict):
+    config = BertConfig.preset("tiny", vocab_size=100)
+    model = BertModel(config)
+    rng = np.random.default_rng(0)
+    ids = jnp.asarray(rng.integers(5, 100, (2, 16)), jnp.int32)
+    mask = jnp.asarray(np.arange(16)[None] < np.array([[16], [9]]), jnp.int32)
+    params = model.init(jax.random.PRNGKey(0), ids, attention_mask=mask)["params"]
+    forward = jax.jit(lambda p: model.apply({"params": p}, ids, attention_mask=mask).sequence_output,
+                      compiler_options=options)
+    compiled = forward.lower(params).compile()
+    return np.asarray(compiled(params)), compiled.as_text(), np.asarray(mask, bool)
+
+
+@pytest.mark.skipif(jax.default_backend() != "cpu", reason="the option is for XLA:CPU")
+def test_forward_only_on_cpu_drops_ynnpack_and_matches_the_default_compile():
+    options = compile_options.forward_only()
+    assert options == {"xla_cpu_experimental_ynn_fusion_type": ""}
+    default, default_hlo, real = _forward({})
+    eigen, eigen_hlo, _ = _forward(options)
+    assert "__ynn_fusion" in default_hlo  # the default this option departs from
+    assert "__ynn_fusion" not in eigen_hlo
+    assert re.search(r"\bdot\(", eigen_hlo)  # plain dots: XLA's own (Eigen) matmuls
+    np.testing.assert_allclose(eigen[real], default[real], rtol=1e-5, atol=1e-5)
+
+
+def test_an_option_this_jaxlib_lacks_falls_back_to_the_defaults(monkeypatch):
+    monkeypatch.setattr(compile_options, "_CPU_EIGEN_DOTS", {"xla_cpu_no_such_option_for_the_test": ""})
+    monkeypatch.setattr(compile_options.jax, "default_backend", lambda: "cpu")
+    assert compile_options.forward_only() == {}
