@@ -91,3 +91,33 @@ def test_profile_prints_kernel_time_by_kind_for_both_sides(tmp_path):
         assert sum(float(r.split("\t")[2]) for r in rows) == pytest.approx(summary["kernel_ms_per_step"], rel=1e-4)
     assert re.search(r"^bert_jax: [\d.]+ ms wall per step", proc.stdout, re.M), proc.stdout
     assert re.search(r"^HF eager: [\d.]+ ms wall per step", proc.stdout, re.M), proc.stdout
+
+
+def test_sides_are_timed_in_alternation_so_a_slow_phase_falls_on_both(monkeypatch):
+    """A machine that slows down half-way: timed one side after the other, the second side would take all of
+    the slow phase; in alternation each side gets the same share and the same median."""
+    from bert_jax.bench import timing
+
+    clock = {"now": 0.0, "calls": 0}
+    order = []
+
+    def side(name):
+        def call():
+            order.append(name)
+            clock["calls"] += 1
+            clock["now"] += 1.0 if clock["calls"] <= 4 else 3.0  # the same work, 3× slower from the 5th call on
+        return call
+
+    monkeypatch.setattr(timing.time, "perf_counter", lambda: clock["now"])
+    seconds = timing.interleaved_seconds({"ours": side("ours"), "peer": side("peer")}, repeats=4)
+    assert order == ["ours", "peer"] * 4
+    assert seconds["ours"] == seconds["peer"] == 2.0  # medians of [1, 1, 3, 3]
+    assert seconds["ours"].spread == 3.0
+
+
+def test_an_unknown_peer_mode_is_refused_at_the_command_line():
+    proc = subprocess.run([sys.executable, "-m", "bert_jax.bench", "infer", "--size=tiny", "--peer-modes=eager,jit"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 2
+    assert "unknown peer mode(s) jit; expected eager and/or compile" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -18,7 +18,7 @@ from bert_jax import flops
 from bert_jax.bench import peer, report
 from bert_jax.bench.pretrain_bench import add_common_arguments, compute_dtype, model_config
 from bert_jax.bench.runners import Runner, ours_train_step, peer_train_step
-from bert_jax.bench.timing import median_seconds
+from bert_jax.bench.timing import interleaved_seconds, warm_up
 from bert_jax.data.loaders import bucket_width
 from bert_jax.data.packing import pack_lengths, pack_rows
 from bert_jax.models.heads import BertWithHead, SequenceClassificationHead
@@ -97,23 +97,12 @@ def ours_epoch(config, batches: list[dict]) -> Runner:
                            lr=2e-5)
 
 
-def time_ours(config, batches: list[dict], repeats: int) -> float:
-    runner = ours_epoch(config, batches)
-    seconds = median_seconds(runner.call, repeats, warmup=1)
-    runner.check()
-    return seconds
-
-
 def peer_epoch(config, batches: list[dict], dtype: str, mode: str) -> Runner:
     import transformers
 
     model = transformers.BertForSequenceClassification(peer.hf_config(config, num_labels=2)).to(peer.device())
     tensors = [peer.tensors(b, ("input_ids", "token_type_ids", "attention_mask", "labels")) for b in batches]
     return peer_train_step(peer.compiled(model.train(), mode), tensors, dtype, lr=2e-5)
-
-
-def time_peer(config, batches: list[dict], repeats: int, dtype: str, mode: str) -> float:
-    return median_seconds(peer_epoch(config, batches, dtype, mode).call, repeats, warmup=1)
 
 
 def run(args) -> int:
@@ -126,22 +115,26 @@ def run(args) -> int:
     epoch_flops = sum(3 * flops.encoder_flops_per_sequence(config, int(length)) for length in lengths)
     report.header(f"fine-tuning (2-way classification): BERT-{args.size}, {args.steps} steps × {args.batch} "
                   f"SST-2-like examples (mean {lengths.mean():.1f} tokens)", dtype)
-    rows = []
     layouts = [("padded to ×32", padded_batches(ids, types, labels, args.batch, 32, args.seq))]
     if args.packed:
         packed = packed_batches(ids, types, labels, args.batch, args.seq, args.max_per_row)
         layouts.append((f"packed, {len(packed[0]['input_ids'])} rows × {args.seq}", packed))
+    sides = {}  # row label → (warmed-up runner, ours?); each call is one epoch of args.steps steps
     for implementation in args.attention.split(","):
         for layout, batches in layouts:
-            seconds = time_ours(model_config(args, implementation), batches, args.repeats)
-            rows.append(report.Timing(f"bert_jax {implementation}, {layout}", seconds.per(args.steps), args.batch,
-                                      real // args.steps, epoch_flops / args.steps, ours=True))
+            runner = ours_epoch(model_config(args, implementation), batches)
+            warm_up(runner.call, 1)
+            sides[f"bert_jax {implementation}, {layout}"] = (runner, True)
     if not args.no_peer and peer.available():
         batches = padded_batches(ids, types, labels, args.batch, 8, args.seq)
-        for mode, seconds in peer.time_modes(args.peer_modes, lambda mode: time_peer(
-                config, batches, args.repeats, dtype, mode)):
-            rows.append(report.Timing(f"HF BertForSequenceClassification sdpa {mode}, padded ×8",
-                                      seconds.per(args.steps), args.batch, real // args.steps,
-                                      epoch_flops / args.steps, ours=False))
+        for mode, runner in peer.warmed_modes(args.peer_modes, lambda mode: peer_epoch(config, batches, dtype, mode),
+                                              warmup=1):
+            sides[f"HF BertForSequenceClassification sdpa {mode}, padded ×8"] = (runner, False)
+    seconds = interleaved_seconds({label: runner.call for label, (runner, _) in sides.items()}, args.repeats)
+    rows = []
+    for label, (runner, ours) in sides.items():
+        runner.check()
+        rows.append(report.Timing(label, seconds[label].per(args.steps), args.batch, real // args.steps,
+                                  epoch_flops / args.steps, ours=ours))
     report.print_table(rows)
     return 0

@@ -18,7 +18,7 @@ from bert_jax import compile_options, flops
 from bert_jax.bench import peer, report
 from bert_jax.bench.pretrain_bench import add_common_arguments, compute_dtype, model_config
 from bert_jax.bench.runners import Runner
-from bert_jax.bench.timing import median_seconds
+from bert_jax.bench.timing import interleaved_seconds, warm_up
 from bert_jax.convert import init_params
 from bert_jax.models.bert import BertModel
 
@@ -38,10 +38,6 @@ def ours_forward(config, batch: dict) -> Runner:
                   hlo=lambda: forward.lower(params, device_batch).compile().as_text())
 
 
-def time_ours(config, batch: dict, repeats: int) -> float:
-    return median_seconds(ours_forward(config, batch).call, repeats, warmup=2)
-
-
 def peer_forward(config, batch: dict, dtype: str, mode: str) -> Runner:
     import torch
     import transformers
@@ -55,10 +51,6 @@ def peer_forward(config, batch: dict, dtype: str, mode: str) -> Runner:
         peer.synchronize()
 
     return Runner(call)
-
-
-def time_peer(config, batch: dict, repeats: int, dtype: str, mode: str) -> float:
-    return median_seconds(peer_forward(config, batch, dtype, mode).call, repeats, warmup=3)
 
 
 def random_batch(config, batch: int, seq: int) -> dict:
@@ -75,14 +67,15 @@ def run(args) -> int:
     tokens = args.batch * args.seq
     step_flops = args.batch * flops.encoder_flops_per_sequence(config, args.seq)
     report.header(f"inference: BERT-{args.size} forward, batch {args.batch} × seq {args.seq}", dtype)
-    rows = []
+    sides = {}  # row label → (warmed-up call, ours?)
     for implementation in args.attention.split(","):
-        seconds = time_ours(model_config(args, implementation), batch, args.repeats)
-        rows.append(report.Timing(f"bert_jax {implementation}", seconds, args.batch, tokens, step_flops, ours=True))
+        sides[f"bert_jax {implementation}"] = (warm_up(ours_forward(model_config(args, implementation), batch).call,
+                                                       2), True)
     if not args.no_peer and peer.available():
-        for mode, seconds in peer.time_modes(args.peer_modes, lambda mode: time_peer(
-                config, batch, args.repeats, dtype, mode)):
-            rows.append(report.Timing(f"HF BertModel sdpa {mode}", seconds, args.batch, tokens, step_flops,
-                                      ours=False))
-    report.print_table(rows)
+        for mode, runner in peer.warmed_modes(args.peer_modes, lambda mode: peer_forward(config, batch, dtype, mode),
+                                              warmup=3):
+            sides[f"HF BertModel sdpa {mode}"] = (runner.call, False)
+    seconds = interleaved_seconds({label: call for label, (call, _) in sides.items()}, args.repeats)
+    report.print_table([report.Timing(label, seconds[label], args.batch, tokens, step_flops, ours=ours)
+                        for label, (_, ours) in sides.items()])
     return 0

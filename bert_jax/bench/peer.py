@@ -81,11 +81,16 @@ def training_step(model, optimizer, tensors: dict, dtype: str) -> None:
     optimizer.zero_grad(set_to_none=True)
 
 
-def time_modes(modes: str, timer):
-    """Yields (mode, seconds) for each comma-separated mode; a mode that fails (torch.compile can, on some
-    stacks) is reported and skipped so the other rows still print."""
+def warmed_modes(modes: str, build, warmup: int):
+    """Yields (mode, runner) for each comma-separated mode, ``build(mode)`` called ``warmup`` times (compile,
+    autotuning); a mode that fails there (torch.compile can, on some stacks) is reported and skipped so the
+    other rows still print."""
     for mode in modes.split(","):
         try:
-            yield mode, timer(mode)
+            runner = build(mode)
+            for _ in range(warmup):
+                runner.call()
         except Exception as error:
             print(f"peer {mode} failed: {type(error).__name__}: {str(error)[:300]}")
+            continue
+        yield mode, runner

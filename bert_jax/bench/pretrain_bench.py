@@ -15,18 +15,24 @@ from __future__ import annotations
 
 import argparse
 
-import flax.linen as nn
 import jax
 import numpy as np
 
 from bert_jax import flops
 from bert_jax.bench import peer, report
 from bert_jax.bench.runners import ours_train_step, peer_train_step
-from bert_jax.bench.timing import median_seconds
+from bert_jax.bench.timing import interleaved_seconds, warm_up
 from bert_jax.data.packing import pack_lengths, pack_rows
 from bert_jax.models.bert import BertConfig
 from bert_jax.models.heads import BertWithHead, PretrainingHeads
 from bert_jax.tasks.pretrain import PretrainingStep
+
+
+def _peer_modes(text: str) -> str:
+    unknown = sorted(set(text.split(",")) - {"eager", "compile"})
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown peer mode(s) {', '.join(unknown)}; expected eager and/or compile")
+    return text
 
 
 def add_common_arguments(parser: argparse.ArgumentParser, seq: int, batch: int) -> None:
@@ -43,7 +49,8 @@ def add_common_arguments(parser: argparse.ArgumentParser, seq: int, batch: int) 
                         help="both: hidden (and, for xla, attention) dropout instead of the preset's 0.1")
     parser.add_argument("--prng", default=None, help="ours: jax_default_prng_impl (threefry2x32, rbg, unsafe_rbg)")
     parser.add_argument("--no-peer", action="store_true", help="time bert_jax only")
-    parser.add_argument("--peer-modes", default="eager", help="comma-separated: eager, compile (torch.compile)")
+    parser.add_argument("--peer-modes", default="eager", type=_peer_modes,
+                        help="comma-separated: eager, compile (torch.compile)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -145,20 +152,6 @@ def packed_batch(padded: dict, seq: int, max_per_row: int = 8) -> dict:
     return batch
 
 
-def time_train_step(model: nn.Module, task, batch: dict, repeats: int) -> float:
-    """Median seconds of our train step on ``batch``."""
-    runner = ours_train_step(model, task, [batch])
-    seconds = median_seconds(runner.call, repeats, warmup=2)  # the first call compiles
-    runner.check()
-    return seconds
-
-
-def time_peer_train_step(model, batches: list[dict], repeats: int, dtype: str) -> float:
-    """Median seconds of one HF training step (the mean over ``batches`` within each timed call)."""
-    runner = peer_train_step(model, batches, dtype, eps=1e-6, weight_decay=0.01)
-    return median_seconds(runner.call, repeats, warmup=3).per(runner.steps)  # compile + autotune on the first calls
-
-
 def peer_pretraining_model(config: BertConfig):
     import transformers
 
@@ -187,22 +180,26 @@ def run(args) -> int:
                      for n in lengths)
     report.header(f"pretraining step: BERT-{args.size}, {args.batch} examples × seq {args.seq} "
                   f"({100 * (1 - real / (args.batch * args.seq)):.0f}% padding when padded)", dtype)
-    rows = []
     layouts = [] if args.only_packed else [("padded", padded)]
     if args.packed or args.only_packed:
         packed = packed_batch(padded, args.seq)
         layouts.append((f"packed into {len(packed['input_ids'])} rows", packed))
+    sides = {}  # row label → (warmed-up runner, ours?)
     for implementation in args.attention.split(","):
         model = BertWithHead(model_config(args, implementation), PretrainingHeads(config))
         for layout, batch in layouts:
-            seconds = time_train_step(model, PretrainingStep(), batch, args.repeats)
-            rows.append(report.Timing(f"bert_jax {implementation}, {layout}", seconds, args.batch, real,
-                                      step_flops, ours=True))
+            runner = ours_train_step(model, PretrainingStep(), [batch])
+            warm_up(runner.call, 2)  # the first call compiles
+            sides[f"bert_jax {implementation}, {layout}"] = (runner, True)
     if not args.no_peer and peer.available():
         model, tensors = peer_pretraining_model(config), [peer_tensors(padded)]
-        for mode, seconds in peer.time_modes(args.peer_modes, lambda mode: time_peer_train_step(
-                peer.compiled(model, mode), tensors, args.repeats, dtype)):
-            rows.append(report.Timing(f"HF BertForPreTraining sdpa {mode}, padded", seconds, args.batch, real,
-                                      step_flops, ours=False))
+        for mode, runner in peer.warmed_modes(args.peer_modes, lambda mode: peer_train_step(
+                peer.compiled(model, mode), tensors, dtype, eps=1e-6, weight_decay=0.01), warmup=3):
+            sides[f"HF BertForPreTraining sdpa {mode}, padded"] = (runner, False)  # compile + autotune in warm-up
+    seconds = interleaved_seconds({label: runner.call for label, (runner, _) in sides.items()}, args.repeats)
+    rows = []
+    for label, (runner, ours) in sides.items():
+        runner.check()
+        rows.append(report.Timing(label, seconds[label].per(runner.steps), args.batch, real, step_flops, ours=ours))
     report.print_table(rows)
     return 0
