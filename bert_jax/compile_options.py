@@ -3,8 +3,8 @@
 On CPU, jax 0.10 runs matmuls through YNNPACK fusions by default. For forward-only programs (evaluation,
 prediction, the inference benchmark) XLA's Eigen matmuls are faster on the machines we measured: BERT-base
 inference at batch 8 × 128 −13%, MiniLM at 32 × 128 −20% (docs/performance.md, "Issue 19, sixth pass").
-Train steps keep the default: with Eigen matmuls their element-wise and reduction fusions and the transposed
-products of the backward pass lose more than the forward products gain (MiniLM step +15%).
+Train steps keep the default: compiled without YNNPACK, a MiniLM train step is 15% slower (its element-wise
+and reduction fusions lose YNNPACK's kernels, which outweighs the faster matmuls).
 
 The option is experimental in XLA; if this jaxlib does not know it, the programs compile with the defaults
 (logged once) instead of failing.
