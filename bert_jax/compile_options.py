@@ -1,8 +1,9 @@
 """XLA compiler options per kind of program, for ``jax.jit(..., compiler_options=...)``.
 
 On CPU, jax 0.10 runs matmuls through YNNPACK fusions by default. For forward-only programs (evaluation,
-prediction, the inference benchmark) XLA's Eigen matmuls are faster on the machines we measured: BERT-base
-inference at batch 8 × 128 −13%, MiniLM at 32 × 128 −20% (docs/performance.md, "Issue 19, sixth pass").
+prediction, the inference benchmark) XLA's Eigen matmuls are faster on the Intel (AVX-512) machine we
+measured: MiniLM inference at 32 × 128 −10%, BERT-base at 8 × 128 −1 to −7% (docs/performance.md, "Issue 19,
+sixth pass"; before the attention's heads-first layout the gain was −20% and −13%).
 Train steps keep the default: compiled without YNNPACK, a MiniLM train step is 15% slower (its element-wise
 and reduction fusions lose YNNPACK's kernels, which outweighs the faster matmuls).
 

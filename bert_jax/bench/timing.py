@@ -46,8 +46,9 @@ def interleaved_seconds(calls: dict[str, Callable[[], object]], repeats: int) ->
     """Median seconds of each (warmed-up) call, timed in ``repeats`` rounds that run every call once in turn.
 
     On the shared 2-core machines we measure on, speed drifts by 10-25% over minutes; timing one side's
-    repeats and then the other's let a slow phase land on one side alone (one BERT-base inference run read
-    1.26× and the next 0.7×). In alternation both sides see the same phases, and the ratio holds."""
+    repeats and then the other's let a slow phase land on one side alone (BERT-base inference read 0.65× in
+    one run and 1.26× in the next, HF's median 749 ms, then 1,409 ms). In alternation both sides see the same
+    phases, and the ratio holds."""
     times = {name: [] for name in calls}
     for _ in range(repeats):
         for name, fn in calls.items():

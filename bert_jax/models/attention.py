@@ -67,7 +67,8 @@ def xla_attention(
     head_dim = query.shape[-1]
     # Heads-first [batch, heads, seq, head_dim] operands, transposed explicitly: given the [b, s, h, d]
     # einsums, XLA:CPU lays the second product out as [b, h, d, q] with the softmax fused into it and runs it
-    # at a tenth of the matmul rate (MiniLM attention forward 50 → 31 ms at 32 × 128; docs/performance.md).
+    # at 26-33 GFLOP/s, against ~200 for the large products (MiniLM attention forward 50 → 31 ms at 32 × 128;
+    # docs/performance.md). Its effect on GPU and TPU steps is not measured yet.
     query, key, value = (jnp.transpose(x, (0, 2, 1, 3)) for x in (query, key, value))
     logits = jnp.einsum("bhqd,bhkd->bhqk", query, key, preferred_element_type=jnp.float32)
     logits = logits * (head_dim**-0.5)
