@@ -237,7 +237,11 @@ def report(out: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    with open(os.path.join(out, "results.json")) as f:
+    path = os.path.join(out, "results.json")
+    if not os.path.exists(path):  # one side run so far (--sides): its file waits for the other side's
+        print(f"no task has both sides in {out} yet; run the other side with the same --out to get the table")
+        return
+    with open(path) as f:
         results = json.load(f)
     lines = ["| task | metric | bert_jax | HF transformers (PyTorch) | difference | seeds | minutes (ours / HF) |",
              "|---|---|---|---|---|---|---|"]
