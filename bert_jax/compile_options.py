@@ -31,7 +31,8 @@ def forward_only() -> dict:
     if jax.default_backend() != "cpu":
         return {}
     try:
-        jax.jit(jnp.dot, compiler_options=_CPU_EIGEN_DOTS).lower(jnp.ones((2, 2)), jnp.ones((2, 2))).compile()
+        x = jax.device_put(jnp.ones((2, 2)), jax.devices("cpu")[0])
+        jax.jit(jnp.dot, compiler_options=_CPU_EIGEN_DOTS).lower(x, x).compile()
     except Exception as error:  # an unknown option name or value: this jaxlib lacks it
         log.info("XLA:CPU Eigen matmuls for forward-only programs unavailable (%s); using XLA's defaults",
                  str(error).splitlines()[0])

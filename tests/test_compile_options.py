@@ -21,20 +21,22 @@ def _fresh_cache():
 
 
 def _forward(options: dict):
+    """The tiny encoder's forward compiled for a CPU device (whatever the default backend) with ``options``."""
     config = BertConfig.preset("tiny", vocab_size=100)
     model = BertModel(config)
     rng = np.random.default_rng(0)
-    ids = jnp.asarray(rng.integers(5, 100, (2, 16)), jnp.int32)
-    mask = jnp.asarray(np.arange(16)[None] < np.array([[16], [9]]), jnp.int32)
-    params = model.init(jax.random.PRNGKey(0), ids, attention_mask=mask)["params"]
+    cpu = jax.devices("cpu")[0]
+    ids = jax.device_put(jnp.asarray(rng.integers(5, 100, (2, 16)), jnp.int32), cpu)
+    mask = jax.device_put(jnp.asarray(np.arange(16)[None] < np.array([[16], [9]]), jnp.int32), cpu)
+    params = jax.device_put(model.init(jax.random.PRNGKey(0), ids, attention_mask=mask)["params"], cpu)
     forward = jax.jit(lambda p: model.apply({"params": p}, ids, attention_mask=mask).sequence_output,
                       compiler_options=options)
     compiled = forward.lower(params).compile()
     return np.asarray(compiled(params)), compiled.as_text(), np.asarray(mask, bool)
 
 
-@pytest.mark.skipif(jax.default_backend() != "cpu", reason="the option is for XLA:CPU")
-def test_forward_only_on_cpu_drops_ynnpack_and_matches_the_default_compile():
+def test_forward_only_on_cpu_drops_ynnpack_and_matches_the_default_compile(monkeypatch):
+    monkeypatch.setattr(compile_options.jax, "default_backend", lambda: "cpu")
     options = compile_options.forward_only()
     assert options == {"xla_cpu_experimental_ynn_fusion_type": ""}
     default, default_hlo, real = _forward({})
@@ -48,4 +50,9 @@ def test_forward_only_on_cpu_drops_ynnpack_and_matches_the_default_compile():
 def test_an_option_this_jaxlib_lacks_falls_back_to_the_defaults(monkeypatch):
     monkeypatch.setattr(compile_options, "_CPU_EIGEN_DOTS", {"xla_cpu_no_such_option_for_the_test": ""})
     monkeypatch.setattr(compile_options.jax, "default_backend", lambda: "cpu")
+    assert compile_options.forward_only() == {}
+
+
+def test_other_backends_compile_with_their_defaults(monkeypatch):
+    monkeypatch.setattr(compile_options.jax, "default_backend", lambda: "gpu")
     assert compile_options.forward_only() == {}
