@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ml_collections
 
+from bert_jax.data import widths
+
 
 def parse_arg(arg: str | None, positional: str | None = None, **defaults) -> ml_collections.ConfigDict:
     """'runlocal,phase=2' → {'runlocal': True, 'phase': 2}; values typed like the defaults. A bare word
@@ -174,7 +176,11 @@ def finetuning_config(task: str) -> ml_collections.ConfigDict:
         vocab="",  # default: the vocab of init_from
         lowercase=ml_collections.FieldReference(None, field_type=bool),  # None: from tokenizer_config.json, else True
         max_seq_length=128,
-        pad_to_multiple_of=32,  # pad each batch to a multiple of this ≥ its longest row; 0 = to max_seq_length
+        # Each batch is padded to a multiple of pad_to_multiple_of ≥ its longest row (0: to max_seq_length),
+        # one of at most max_widths per split (each a compiled shape), planned to pad least (data/widths.py;
+        # 0: every multiple).
+        pad_to_multiple_of=widths.DEFAULT_MULTIPLE,
+        max_widths=widths.DEFAULT_LIMIT,
         # GLUE training: >1 packs each step's batch_size examples up to this many per max_seq_length row
         # (segment ids, restarted positions, pooled at each [CLS]); rows per step are rounded up to
         # packed_row_multiple (a multiple of the data-parallel size). Evaluation stays one example per row.

@@ -23,6 +23,11 @@ def check_run_settings(config) -> None:
     prng_impl = config.prng_impl
     if prng_impl not in PRNG_IMPLS:
         raise ValueError(f"config.prng_impl={prng_impl!r}; expected one of {PRNG_IMPLS}")
+    data = config.get("data", {})
+    for name in ("pad_to_multiple_of", "max_widths"):
+        if name in data and (not isinstance(data[name], int) or data[name] < 0):
+            raise ValueError(f"config.data.{name}={data[name]!r}; expected an integer ≥ 0 (0: "
+                             f"{'pad to max_seq_length' if name == 'pad_to_multiple_of' else 'every multiple'})")
     for name in ("batch_size", "eval_batch_size"):  # both are global: each process feeds its equal share
         if config[name] % jax.process_count():
             raise ValueError(f"config.{name}={config[name]} is not divisible by {jax.process_count()} processes")

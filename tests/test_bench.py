@@ -13,7 +13,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 CASES = {
     "pretrain": ["pretrain", "--size=tiny", "--seq=64", "--batch=6", "--padding=0.5", "--packed"],
-    "finetune": ["finetune", "--size=tiny", "--steps=2", "--batch=16", "--packed"],
+    "finetune": ["finetune", "--size=tiny", "--steps=2", "--batch=16", "--packed", "--lengths=mrpc",
+                 "--multiples=32,16"],
     "infer": ["infer", "--size=tiny", "--batch=4", "--seq=32"],
 }
 
@@ -27,8 +28,13 @@ def test_benchmark_prints_ours_peer_and_ratio(name):
     ours = [line for line in lines if line.startswith("bert_jax ")]
     peers = [line for line in lines if line.startswith("HF ")]
     assert ours and peers, proc.stdout
-    if name != "infer":  # padded and packed rows of the same examples
+    if name == "pretrain":  # padded and packed rows of the same examples
         assert len(ours) == 2 and "packed" in ours[1], proc.stdout
+    if name == "finetune":  # one padded row per multiple, then the packed rows, of the same MRPC-like pairs
+        assert [re.search(r"padded to (\d widths|×\d+)|packed", line).group(0) for line in ours] == [
+            "padded to 4 widths", "padded to ×32", "padded to ×16", "packed"], proc.stdout
+        mean = re.search(r"MRPC-like examples \(mean ([\d.]+) tokens\)", proc.stdout)
+        assert mean and 40 < float(mean.group(1)) < 66, proc.stdout  # MRPC's pairs: mean 53.2
     ratio = re.search(r"ratio ours/peer \(real tokens/s, best of each\): ([0-9.]+)x", proc.stdout)
     assert ratio and float(ratio.group(1)) > 0, proc.stdout
 
@@ -115,9 +121,14 @@ def test_sides_are_timed_in_alternation_so_a_slow_phase_falls_on_both(monkeypatc
     assert seconds["ours"].spread == 3.0
 
 
-def test_an_unknown_peer_mode_is_refused_at_the_command_line():
-    proc = subprocess.run([sys.executable, "-m", "bert_jax.bench", "infer", "--size=tiny", "--peer-modes=eager,jit"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+@pytest.mark.parametrize("args, message", [
+    (["infer", "--size=tiny", "--peer-modes=eager,jit"], "unknown peer mode(s) jit; expected eager and/or compile"),
+    (["finetune", "--size=tiny", "--multiples=32,x"], "--multiples='32,x': expected positive integers"),
+    (["finetune", "--size=tiny", "--lengths=qnli"], "invalid choice: 'qnli'"),
+])
+def test_a_bad_option_is_refused_at_the_command_line(args, message):
+    proc = subprocess.run([sys.executable, "-m", "bert_jax.bench", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)
     assert proc.returncode == 2
-    assert "unknown peer mode(s) jit; expected eager and/or compile" in proc.stderr
+    assert message in proc.stderr
     assert "Traceback" not in proc.stderr

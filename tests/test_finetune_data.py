@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from bert_jax.data.glue_data import SUBTASKS, read_glue_tsv
-from bert_jax.data.loaders import EvalBatches, Features, TrainBatches, bucket_width
+from bert_jax.data.loaders import EvalBatches, Features, TrainBatches
 from bert_jax.data.readers import DataError, iob1_to_bio, read_conll, read_swag_csv, read_tsv
+from bert_jax.data.widths import bucket_width
 from bert_jax.tasks.finetune import in_order
 
 SWAG_HEADER = ",video-id,fold-ind,startphrase,sent1,sent2,gold-source,ending0,ending1,ending2,ending3,label\n"

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from bert_jax.bench.finetune_bench import packed_batches, padded_batches, sst2_like_lengths
+from bert_jax.bench.finetune_bench import like_lengths, packed_batches, padded_batches
 from bert_jax.bench.pretrain_bench import packed_batch, padded_batch
 from bert_jax.convert import init_params
 from bert_jax.data.loaders import host_batches
@@ -46,7 +46,7 @@ def test_pack_rows_layout_by_hand():
 def test_packed_classification_batch_pools_each_example_as_its_padded_row():
     """Fine-tuning packing: each example's pooled [CLS] from a packed row equals its pooled output from
     the padded batch (the finetune benchmark's two layouts of the same examples)."""
-    lengths = sst2_like_lengths(np.random.default_rng(1), 24)
+    lengths = like_lengths(np.random.default_rng(1), 24)
     rng = np.random.default_rng(2)
     ids = [np.concatenate([[2], rng.integers(5, 200, n - 2), [3]]) for n in lengths]
     types = [np.zeros(n, np.int32) for n in lengths]

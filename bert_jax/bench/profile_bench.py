@@ -28,6 +28,7 @@ import numpy as np
 
 from bert_jax.bench import finetune_bench, infer_bench, kernels, peer, pretrain_bench, report
 from bert_jax.bench.runners import Runner, ours_train_step, peer_train_step
+from bert_jax.data import widths
 from bert_jax.models.heads import BertWithHead, PretrainingHeads
 from bert_jax.tasks.pretrain import PretrainingStep
 
@@ -36,6 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("what", choices=("pretrain", "infer", "finetune"), help="which benchmark's step")
     pretrain_bench.add_common_arguments(parser, seq=128, batch=8)
     parser.add_argument("--steps", type=int, default=8, help="finetune: batches per profiled epoch")
+    finetune_bench.add_lengths_argument(parser)
     parser.add_argument("--profile-steps", type=int, default=3, help="steps traced per side (after warm-up)")
     parser.add_argument("--top", type=int, default=25, help="largest kernels listed per side")
     parser.add_argument("--out", default="", help="directory for the full tables and traces")
@@ -59,10 +61,9 @@ def _runners(args) -> tuple[Runner, list[tuple[str, callable]]]:
         ours = infer_bench.ours_forward(ours_config, batch)
         peers = [(m, lambda m=m: infer_bench.peer_forward(config, batch, dtype, m)) for m in modes]
     else:
-        lengths = finetune_bench.sst2_like_lengths(np.random.default_rng(0), args.batch * args.steps)
-        ids, types, labels = finetune_bench.random_examples(config.vocab_size, lengths)
-        ours = finetune_bench.ours_epoch(ours_config, finetune_bench.padded_batches(ids, types, labels, args.batch, 32,
-                                                                                      args.seq))
+        ids, types, labels, _ = finetune_bench.examples(config.vocab_size, args.batch * args.steps, args.lengths)
+        ours = finetune_bench.ours_epoch(ours_config, finetune_bench.padded_batches(
+            ids, types, labels, args.batch, widths.DEFAULT_MULTIPLE, args.seq, widths.DEFAULT_LIMIT))
         batches = finetune_bench.padded_batches(ids, types, labels, args.batch, 8, args.seq)
         peers = [(m, lambda m=m: finetune_bench.peer_epoch(config, batches, dtype, m)) for m in modes]
     return ours, peers

@@ -1,6 +1,7 @@
 """Index-addressed loaders of fine-tuning batches (before jit): item k of a training stream is a pure
 function of (seed, k), so a resumed run needs only the step; eval batches are one pass in length order.
-Rows are cut to the batch's width (``bucket_width``) or packed several examples to a row (data/packing.py).
+Rows are cut to the batch's width (one of a few planned per split: data/widths.py) or packed several
+examples to a row (data/packing.py).
 
 A task names its data with a spec (``FeatureSpec`` here, ``pipeline.PairSpec`` for pretraining) and
 ``host_batches`` turns the spec of a split into this host's batches: tasks never see processes or loaders.
@@ -15,6 +16,7 @@ from typing import Protocol, Sequence
 import jax
 import numpy as np
 
+from bert_jax.data import widths as widths_lib
 from bert_jax.data.packing import pack_lengths, pack_rows
 
 
@@ -51,7 +53,7 @@ class RaggedRows:
 @dataclasses.dataclass
 class Features:
     """A featurized split. ``arrays`` share the leading example axis [N, ...]; the keys in ``seq_keys`` are
-    token rows: ``RaggedRows`` (unpadded, padded once per batch to the batch's width, ``bucket_width``) or
+    token rows: ``RaggedRows`` (unpadded, padded once per batch to the batch's width) or
     arrays whose last axis is max_seq_length (windows made padded: SQuAD, NER), cut per batch to the width.
     ``lengths`` [N]: real tokens of each example (the longest choice for multiple choice)."""
 
@@ -94,24 +96,19 @@ def token_features(encodings, pad_id: int, per_example_arrays: dict[str, np.ndar
     return Features({**arrays, **per_example_arrays}, lengths)
 
 
-def bucket_width(length: int, max_length: int, multiple: int) -> int:
-    """Width of a batch whose longest row has ``length`` tokens: the next multiple of ``multiple``, capped at
-    max_length (0 = always max_length). Multiples of 32 give ≤ 4 shapes up to 128 (so ≤ 4 compilations) and
-    pad GLUE batches to ~1.2× their longest row, where powers of two padded STS-B and MRPC to ~1.5×."""
-    if not multiple:
-        return max_length
-    return min(max_length, -(-int(length) // multiple) * multiple)
-
-
 class TrainBatches:
     """Item k = global batch k of an endless stream: epoch e is a permutation of the examples drawn
     from (seed, e), epochs follow each other without dropping a remainder. Each process takes its
-    contiguous slice of the global batch. Pure function of k, so resume needs only the step."""
+    contiguous slice of the global batch. Pure function of k, so resume needs only the step. A batch is
+    padded to the narrowest of ``widths`` that holds its longest row: at most ``max_widths`` multiples of
+    ``multiple`` planned from the split's lengths (data/widths.py; 0 = every multiple)."""
 
     def __init__(self, features: Features, global_batch: int, seed: int, max_length: int, multiple: int,
-                 process_index: int = 0, process_count: int = 1):
+                 process_index: int = 0, process_count: int = 1, max_widths: int = 0):
         self.features, self.global_batch, self.seed = features, global_batch, seed
         self.max_length, self.multiple = max_length, multiple
+        self.widths = widths_lib.plan_shuffled(features.lengths, global_batch, max_length, multiple, max_widths) \
+            if len(features) else (max_length,)
         per_host = global_batch // process_count
         self.host_slice = slice(process_index * per_host, (process_index + 1) * per_host)
         self._epoch_cache: dict[int, np.ndarray] = {}
@@ -131,7 +128,7 @@ class TrainBatches:
 
     def __getitem__(self, k: int) -> dict[str, np.ndarray]:
         index = self.indices(k)
-        width = bucket_width(self.features.lengths[index].max(), self.max_length, self.multiple)
+        width = widths_lib.fit(self.features.lengths[index].max(), self.widths)
         return self.features.take(index[self.host_slice], width)
 
 
@@ -170,12 +167,16 @@ class PackedTrainBatches(TrainBatches):
 
 class EvalBatches:
     """One pass in length order (little padding); the last batch is filled with copies of a real row
-    whose ``example_index`` is -1, so every batch has the same size and padding is never scored."""
+    whose ``example_index`` is -1, so every batch has the same size and padding is never scored. Widths as
+    in TrainBatches, planned from these batches' own longest rows."""
 
     def __init__(self, features: Features, global_batch: int, max_length: int, multiple: int,
-                 process_index: int = 0, process_count: int = 1):
+                 process_index: int = 0, process_count: int = 1, max_widths: int = 0):
         self.features, self.global_batch, self.max_length, self.multiple = features, global_batch, max_length, multiple
         self.order = np.argsort(features.lengths, kind="stable")
+        maxima = [features.lengths[self.order[k:k + global_batch]].max() for k in range(0, len(features), global_batch)]
+        self.widths = widths_lib.plan_fixed(np.array(maxima), max_length, multiple, max_widths) if maxima \
+            else (max_length,)
         per_host = global_batch // process_count
         self.host_slice = slice(process_index * per_host, (process_index + 1) * per_host)
 
@@ -188,7 +189,7 @@ class EvalBatches:
         real = self.order[k * self.global_batch:(k + 1) * self.global_batch]
         index = np.concatenate([real, np.full(self.global_batch - len(real), real[0])])
         example_index = np.concatenate([real, np.full(self.global_batch - len(real), -1)]).astype(np.int32)
-        width = bucket_width(self.features.lengths[real].max(), self.max_length, self.multiple)
+        width = widths_lib.fit(self.features.lengths[real].max(), self.widths)
         batch = self.features.take(index, width)
         batch["example_index"] = example_index
         return {k: v[self.host_slice] for k, v in batch.items()}
@@ -210,16 +211,18 @@ class FeatureSpec:
     pad_to_multiple_of: int
     pack_per_row: int = 1
     packed_row_multiple: int = 8
+    max_widths: int = 0  # per split, at most this many batch widths (compiled shapes); 0 = every multiple
 
     def batches(self, training: bool, global_batch: int, seed: int, process_index: int, process_count: int):
         process = {"process_index": process_index, "process_count": process_count}
+        planned = {**process, "max_widths": self.max_widths}
         if training and self.pack_per_row > 1:
             return PackedTrainBatches(self.features, global_batch, seed, self.max_length, self.pack_per_row,
                                       self.packed_row_multiple, **process)
         if training:
             return TrainBatches(self.features, global_batch, seed, self.max_length, self.pad_to_multiple_of,
-                                **process)
-        return EvalBatches(self.features, global_batch, self.max_length, self.pad_to_multiple_of, **process)
+                                **planned)
+        return EvalBatches(self.features, global_batch, self.max_length, self.pad_to_multiple_of, **planned)
 
 
 def host_batches(task, config, split: str) -> Sequence[dict[str, np.ndarray]]:

@@ -108,7 +108,7 @@ class FinetuneTask(Task):
     def data_spec(self, split: str) -> FeatureSpec:
         data = self.config.data
         return FeatureSpec(self.features(split), self.max_length, data.pad_to_multiple_of, data.pack_per_row,
-                           data.packed_row_multiple)
+                           data.packed_row_multiple, data.max_widths)
 
     def flops_per_example(self) -> float:
         """Train FLOPs (3× forward) of one full-length example (all its choices)."""
