@@ -139,7 +139,12 @@ def main(argv) -> None:
     if not _COLLECT_ONLY.value:
         if not _RUNS.value:
             raise app.UsageError("give at least one --run")
-        failed = execute(plan(workdir, _RUNS.value, _LRS.value, _SEEDS.value), _PARALLEL.value)
+        try:  # a --run without --config is the user's mistake: one line (as main.py's), before any run starts
+            grid = plan(workdir, _RUNS.value, _LRS.value, _SEEDS.value)
+        except ValueError as e:
+            print(f"error: {e}", file=sys.stderr)
+            sys.exit(1)
+        failed = execute(grid, _PARALLEL.value)
     rows = collect(workdir)
     if not rows:
         raise SystemExit(f"no finished runs under {workdir}")

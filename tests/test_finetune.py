@@ -273,6 +273,16 @@ def test_sweep_two_tasks_two_seeds_in_parallel_processes_writes_the_table_and_pl
     assert sorted(r["run"] for r in rows) == ["glue_rte_runlocal", "glue_wnli_runlocal"]
 
 
+def test_sweep_refuses_a_run_without_config_before_starting_any(tmp_path):
+    out = tmp_path / "sweep"
+    proc = subprocess.run([sys.executable, "-m", "bert_jax.sweep", f"--workdir={out}",
+                           "--run=--config=configs/glue.py:rte", "--run=--config.data.dir=x"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == "error: --run='--config.data.dir=x' has no --config=..."
+    assert not out.exists()  # nothing ran, nothing written
+
+
 def _task_config(task, **data):
     from bert_jax.config_base import finetuning_config
 

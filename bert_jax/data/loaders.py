@@ -106,7 +106,7 @@ class TrainBatches:
     def __init__(self, features: Features, global_batch: int, seed: int, max_length: int, multiple: int,
                  process_index: int = 0, process_count: int = 1, max_widths: int = 0):
         self.features, self.global_batch, self.seed = features, global_batch, seed
-        self.max_length, self.multiple = max_length, multiple
+        self.max_length = max_length
         self.widths = widths_lib.plan_shuffled(features.lengths, global_batch, max_length, multiple, max_widths) \
             if len(features) else (max_length,)
         per_host = global_batch // process_count
@@ -172,7 +172,7 @@ class EvalBatches:
 
     def __init__(self, features: Features, global_batch: int, max_length: int, multiple: int,
                  process_index: int = 0, process_count: int = 1, max_widths: int = 0):
-        self.features, self.global_batch, self.max_length, self.multiple = features, global_batch, max_length, multiple
+        self.features, self.global_batch, self.max_length = features, global_batch, max_length
         self.order = np.argsort(features.lengths, kind="stable")
         maxima = [features.lengths[self.order[k:k + global_batch]].max() for k in range(0, len(features), global_batch)]
         self.widths = widths_lib.plan_fixed(np.array(maxima), max_length, multiple, max_widths) if maxima \
