@@ -32,6 +32,7 @@ SST2_LENGTH_PERCENTILES = (3, 4, 4, 5, 6, 6, 7, 8, 8, 9, 10, 11, 13, 14, 16, 18,
 # The same for MRPC's sentence pairs ([CLS] a [SEP] b [SEP]; 3,668 pairs; mean 53.2, median 53, max 103).
 MRPC_LENGTH_PERCENTILES = (19, 32, 36, 39, 41, 44, 45, 47, 50, 51, 53, 55, 57, 59, 61, 62, 64, 67, 70, 74, 103)
 LENGTH_PERCENTILES = {"sst2": SST2_LENGTH_PERCENTILES, "mrpc": MRPC_LENGTH_PERCENTILES}
+LENGTH_NAMES = {"sst2": "SST-2", "mrpc": "MRPC"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -148,7 +149,7 @@ def run(args) -> int:
     real = int(lengths.sum())
     epoch_flops = sum(3 * flops.encoder_flops_per_sequence(config, int(length)) for length in lengths)
     report.header(f"fine-tuning (2-way classification): BERT-{args.size}, {args.steps} steps × {args.batch} "
-                  f"{args.lengths.upper()}-like examples (mean {lengths.mean():.1f} tokens)", dtype)
+                  f"{LENGTH_NAMES[args.lengths]}-like examples (mean {lengths.mean():.1f} tokens)", dtype)
     loader = padded_batches(ids, types, labels, args.batch, widths.DEFAULT_MULTIPLE, args.seq, widths.DEFAULT_LIMIT)
     layouts = [(f"padded to {len({b['input_ids'].shape[1] for b in loader})} widths", loader)]
     layouts += [(f"padded to ×{multiple}", padded_batches(ids, types, labels, args.batch, multiple, args.seq))
