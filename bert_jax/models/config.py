@@ -16,6 +16,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from bert_jax.models.activations import gelu
+
 # HF config.json keys that describe bookkeeping, generation or other frameworks, not the encoder's maths.
 _HF_IGNORED_KEYS = frozenset(
     {
@@ -183,7 +185,9 @@ class BertConfig:
             return jax.nn.silu
         if approximate is None:
             approximate = self.gelu_approximate
-        return lambda x: jax.nn.gelu(x, approximate=approximate)
+        if approximate:
+            return lambda x: jax.nn.gelu(x, approximate=True)
+        return gelu
 
     # --- construction ---
     @classmethod

@@ -20,6 +20,7 @@ threefry the draws shard with the activations: no device computes another device
 
 from __future__ import annotations
 
+import functools
 import math
 
 import flax.linen as nn
@@ -119,11 +120,31 @@ def dropout(x: jax.Array, rate: float, key: jax.Array) -> jax.Array:
     """Inverted dropout of ``x`` (any shape): zeros with probability ~rate, survivors scaled to keep E[x]."""
     if rate == 0.0:
         return x
-    keep = keep_mask(key, rate, x.shape)
-    # Scaled in float32 and rounded once: with a bf16 scale (1/0.9 → 1.109375) every survivor would carry the
-    # same -0.16% bias.
-    scaled = (x.astype(jnp.float32) * (1.0 / keep_probability(rate))).astype(x.dtype)
+    return masked_scale(x, keep_mask(key, rate, x.shape), 1.0 / keep_probability(rate))
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def masked_scale(x: jax.Array, keep: jax.Array, scale: float) -> jax.Array:
+    """``where(keep, x · scale, 0)``, ``keep`` a bool array of ``x``'s shape; its gradient is the same map.
+
+    Scaled in float32 and rounded once: with a bf16 scale (1/0.9 → 1.109375) every survivor would carry the
+    same -0.16% bias. The hand-written gradient keeps only the bool mask for the backward pass: left to
+    autodiff, XLA:CPU kept the mask's 32-bit draws in memory (4 bytes an element, not 1) and compared them
+    again (docs/performance.md, eighth pass).
+    """
+    scaled = (x.astype(jnp.float32) * scale).astype(x.dtype)
     return jnp.where(keep, scaled, jnp.zeros((), x.dtype))
+
+
+def _masked_scale_forward(x, keep, scale):
+    return masked_scale(x, keep, scale), keep
+
+
+def _masked_scale_backward(scale, keep, grad):
+    return masked_scale(grad, keep, scale), None  # no gradient for the mask
+
+
+masked_scale.defvjp(_masked_scale_forward, _masked_scale_backward)
 
 
 class Dropout(nn.Module):
