@@ -52,7 +52,8 @@ def train_step(state: TrainState, batch: dict, *, model: nn.Module, task, tx) ->
 
     def update(operands):
         params, opt_state, grads = operands
-        updates, opt_state = tx.update(grads, opt_state, params)
+        # The norm goes to the clip (optim.clip_by_global_norm), which would otherwise compute it again here.
+        updates, opt_state = optax.with_extra_args_support(tx).update(grads, opt_state, params, grad_norm=grad_norm)
         return optax.apply_updates(params, updates), opt_state
 
     params, opt_state = jax.lax.cond(finite, update, lambda operands: operands[:2],

@@ -6,7 +6,7 @@ import numpy as np
 import optax
 import pytest
 
-from bert_jax.optim import create_optimizer, decay_mask, warmup_then_decay
+from bert_jax.optim import clip_by_global_norm, create_optimizer, decay_mask, warmup_then_decay
 
 
 def _params(seed=0):
@@ -119,3 +119,59 @@ def test_unknown_optimizer_and_schedule_are_clear_errors():
         create_optimizer("sgdd", 1e-3)
     with pytest.raises(ValueError, match="schedule kind='cosine'"):
         warmup_then_decay(1e-3, 10, 100, kind="cosine")
+
+
+@pytest.mark.parametrize("scale", [0.01, 10.0])  # a norm under the limit (no clip) and over it (clipped)
+def test_clip_takes_the_callers_norm_and_equals_optax(scale):
+    rng = np.random.default_rng(5)
+    grads = {"a": jnp.asarray(rng.normal(size=(7, 5)) * scale, jnp.float32),
+             "b": jnp.asarray(rng.normal(size=3) * scale, jnp.float32)}
+    want, _ = optax.clip_by_global_norm(1.0).update(grads, optax.EmptyState())
+    clip = clip_by_global_norm(1.0)
+    for kwargs in ({}, {"grad_norm": optax.global_norm(grads)}):
+        got, _ = clip.update(grads, clip.init(grads), None, **kwargs)
+        for k in grads:
+            np.testing.assert_array_equal(np.asarray(got[k]), np.asarray(want[k]))
+    # The given norm is the one used: twice the true norm halves a clipped gradient once more.
+    if scale > 1:
+        got, _ = clip.update(grads, clip.init(grads), None, grad_norm=2 * optax.global_norm(grads))
+        np.testing.assert_allclose(np.asarray(got["a"]), np.asarray(want["a"]) / 2, rtol=1e-6)
+
+
+def test_train_step_update_equals_optax_clip_then_adamw():
+    """One train_step (the clip reads the step's own gradient norm) against optax's clip_by_global_norm → adamw
+    applied by hand to the same gradients."""
+    import flax.linen as nn
+
+    from bert_jax.step import TrainState, train_step
+
+    class Model(nn.Module):
+        @nn.compact
+        def __call__(self, x, deterministic=True):
+            return nn.Dense(3)(x)
+
+    class Task:
+        def inputs(self, batch):
+            return {"x": batch["x"]}
+
+        def loss(self, outputs, batch):
+            return jnp.mean((outputs - batch["y"]) ** 2) * 1e3, {}  # large: the clip is active
+
+    rng = np.random.default_rng(6)
+    batch = {"x": jnp.asarray(rng.normal(size=(8, 4)), jnp.float32),
+             "y": jnp.asarray(rng.normal(size=(8, 3)), jnp.float32)}
+    model, task = Model(), Task()
+    params = model.init(jax.random.key(0), batch["x"])["params"]
+    tx = create_optimizer("adamw", 1e-2)
+    state = TrainState(jnp.zeros((), jnp.int32), params, tx.init(params), jax.random.key(1))
+    new_state, metrics = jax.jit(lambda s, b: train_step(s, b, model=model, task=task, tx=tx))(state, batch)
+    grads = jax.grad(lambda p: task.loss(model.apply({"params": p}, batch["x"]), batch)[0])(params)
+    assert float(optax.global_norm(grads)) > 1.0
+    reference = optax.chain(optax.clip_by_global_norm(1.0), optax.adamw(1e-2, 0.9, 0.999, 1e-6, weight_decay=0.01,
+                                                                        mask=decay_mask))
+    updates, _ = reference.update(grads, reference.init(params), params)
+    want = optax.apply_updates(params, updates)
+    for got_leaf, want_leaf in zip(jax.tree_util.tree_leaves(new_state.params), jax.tree_util.tree_leaves(want),
+                                   strict=True):
+        np.testing.assert_allclose(np.asarray(got_leaf), np.asarray(want_leaf), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(float(metrics["grad_norm"]), float(optax.global_norm(grads)), rtol=1e-6)
