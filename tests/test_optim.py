@@ -1,5 +1,6 @@
 """Optimisers against a NumPy transcription of google-research/bert optimization.py, and accumulation."""
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -7,6 +8,7 @@ import optax
 import pytest
 
 from bert_jax.optim import clip_by_global_norm, create_optimizer, decay_mask, warmup_then_decay
+from bert_jax.step import TrainState, train_step
 
 
 def _params(seed=0):
@@ -141,9 +143,6 @@ def test_clip_takes_the_callers_norm_and_equals_optax(scale):
 def test_train_step_update_equals_optax_clip_then_adamw():
     """One train_step (the clip reads the step's own gradient norm) against optax's clip_by_global_norm → adamw
     applied by hand to the same gradients."""
-    import flax.linen as nn
-
-    from bert_jax.step import TrainState, train_step
 
     class Model(nn.Module):
         @nn.compact
