@@ -11,7 +11,7 @@ from scipy import stats
 
 from bert_jax.models.dropout import Dropout, dropout, keep_mask, keep_probability, random_draws, threefry2x32
 
-SHAPE = (8, 128, 1024)  # 1,048,576 elements; the last axis splits into 256 hashes of four draws
+SHAPE = (8, 128, 1024)  # 1,048,576 elements; the last axis splits into 256 runs of four draws, one hash each
 
 
 def _binomial_p(kept: int, n: int, p: float) -> float:
@@ -54,18 +54,32 @@ def test_the_drop_rate_is_the_binomials(rate):
 
 
 def test_draws_sharing_a_hash_and_neighbours_are_independent():
-    """The four draws of one hash sit at last-axis positions j, j+W, j+2W, j+3W (W = last/4); neighbours at j, j+1.
-    A 2x2 contingency test of the keep decisions of each such pair, and the keep rate of one element given its
-    partner's value."""
+    """The four draws of one hash are last-axis neighbours 4w..4w+3 (the two halves of its first output word,
+    then of its second). A 2x2 contingency test of the keep decisions of each such pair, of neighbours across
+    two hashes, and of rows."""
     keep = np.asarray(keep_mask(jax.random.key(2), 0.5, SHAPE)).reshape(-1, SHAPE[-1])
-    width = SHAPE[-1] // 4
-    pairs = {"same hash, hi/lo of a word": (keep[:, :width], keep[:, width:2 * width]),
-             "same hash, other word": (keep[:, :width], keep[:, 2 * width:3 * width]),
-             "neighbours": (keep[:, :-1], keep[:, 1:]),
+    field = [keep[:, f::4] for f in range(4)]
+    pairs = {"same hash, halves of a word": (field[0], field[1]),
+             "same hash, other word": (field[0], field[2]),
+             "same hash, other word's other half": (field[1], field[3]),
+             "neighbours in two hashes": (field[3][:, :-1], field[0][:, 1:]),
              "rows": (keep[:-1], keep[1:])}
     for name, (a, b) in pairs.items():
         table = np.array([[np.sum(a & b), np.sum(a & ~b)], [np.sum(~a & b), np.sum(~a & ~b)]])
         assert stats.chi2_contingency(table).pvalue > 1e-4, name
+
+
+def test_a_hashs_four_draws_are_its_two_words_cut_in_halves():
+    """The draws are the fields of the hash of counter (0, row-major index of the run), by hand from
+    threefry2x32 (itself checked against JAX's primitive above)."""
+    key = jax.random.key(8)
+    shape = (3, 10)  # runs of 4: three per row, the last one cut to 2 draws
+    k1, k2 = jax.random.key_data(key)
+    counters = np.arange(3 * 3, dtype=np.uint32)
+    hi, lo = (np.asarray(w).reshape(3, 3) for w in threefry2x32(k1, k2, jnp.zeros(9, jnp.uint32), counters))
+    want = np.stack([hi & 0xFFFF, hi >> 16, lo & 0xFFFF, lo >> 16], axis=-1).reshape(3, 12)[:, :10]
+    np.testing.assert_array_equal(np.asarray(random_draws(key, shape)), want)
+    np.testing.assert_array_equal(np.asarray(jax.jit(random_draws, static_argnums=1)(key, shape)), want)
 
 
 def test_keys_give_independent_masks_and_the_same_key_the_same_mask():

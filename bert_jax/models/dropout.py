@@ -89,26 +89,35 @@ def _threefry_words(key: jax.Array, shape: tuple[int, ...]) -> tuple[jax.Array, 
 def random_draws(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
     """uint32 array of ``shape`` holding uniform 16-bit draws (values in [0, 65536)).
 
+    Along the last axis, each run of four neighbours (threefry: high and low half of both output words
+    of one hash) or two (other key implementations: both halves of one 32-bit word) shares a hash.
+    Interleaved, not concatenated part after part: XLA fuses a concatenation as one branch per part,
+    each with its own copy of the hash's code, while here the fusion holds the hash once and picks a field
+    by position. One layer's masks at MiniLM's width 88 compiled in half the time and ran 45% faster
+    (docs/performance.md, ninth pass).
+
     Args:
       key: a jax PRNG key (typed, or raw uint32 data of the default implementation).
-      shape: the mask's shape; its last axis is cut into words of four (threefry) or two draws.
+      shape: the mask's shape; its last axis is cut into runs of four (threefry) or two draws.
     """
     if not jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
         key = jax.random.wrap_key_data(key)
     shape = tuple(shape)
     *lead, last = shape if shape else (1,)
-    mask16 = jnp.uint32(_DRAW_VALUES - 1)
     if jax.random.key_impl(key) == "threefry2x32":
         words_shape = (*lead, -(-last // 4))
         if math.prod(words_shape) >= 1 << 32:
             raise ValueError(f"a dropout mask of shape {shape} needs more than 2**32 hash counters")
-        hi, lo = _threefry_words(key, words_shape)
-        parts = [hi & mask16, hi >> 16, lo & mask16, lo >> 16]
+        words = _threefry_words(key, words_shape)
     else:
-        words = jax.random.bits(key, (*lead, -(-last // 2)), jnp.uint32)
-        parts = [words & mask16, words >> 16]
-    draws = jnp.concatenate(parts, axis=-1)[..., :last]
-    return draws.reshape(shape)
+        words = (jax.random.bits(key, (*lead, -(-last // 2)), jnp.uint32),)
+    # Field f of a run: word f // 2, its low (f even) or high (f odd) 16 bits.
+    field = jax.lax.broadcasted_iota(jnp.uint32, (*words[0].shape, 2 * len(words)), len(lead) + 1)
+    word = words[0][..., None]
+    if len(words) == 2:
+        word = jnp.where(field < 2, word, words[1][..., None])
+    draws = (word >> ((field & 1) * jnp.uint32(DRAW_BITS))) & jnp.uint32(_DRAW_VALUES - 1)
+    return draws.reshape(*lead, field.shape[-1] * words[0].shape[-1])[..., :last].reshape(shape)
 
 
 def keep_mask(key: jax.Array, rate: float, shape: tuple[int, ...]) -> jax.Array:
