@@ -4,7 +4,9 @@
 partitionable threefry every word costs a whole threefry2x32 hash whose two output words are XORed into one.
 Dropout masks are most of the random bits of a training step (BERT-base at batch 8: 39M elements per step),
 and on CPU those hashes cost ~9% of the step (docs/performance.md). Here each hash's two 32-bit outputs are
-kept and cut into four 16-bit draws, so a mask costs a quarter of the hashes.
+kept and cut into four 16-bit draws, so a mask needs a quarter of the hashes. The four draws of a hash are
+neighbours on the mask's last axis: XLA fuses the mask into one loop whose code holds one hash (how often a fused
+loop evaluates each hash is XLA's choice; docs/performance.md, ninth pass, has the measurements).
 
 The distribution: an element is kept when its 16-bit draw is >= round(rate * 65536), i.e. with probability
 ``keep_probability(rate)`` = 1 - round(rate * 65536) / 65536 (rate 0.1 → drops 0.1000061 of the elements, a

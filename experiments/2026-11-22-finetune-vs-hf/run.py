@@ -8,6 +8,12 @@ LayerNorm), 10% linear warmup then linear decay, clip 1.0, dropout 0.1, max_seq_
 after each epoch and the best epoch kept (by the task score). The peer's metrics come from scikit-learn,
 scipy and seqeval, not from bert_jax. Data: ../shared/data (SST-2 and CoNLL train use fixed random
 subsets, the same for both sides: bert_jax's data.train_limit picks them and this script reuses it).
+
+Wall time ("seconds"): each side runs in a fresh Python process timed from outside, from its start to its
+exit: ours is the CLI, the peer this script with --hf_child. The peer's child reads its examples from a JSON
+file this script writes first with bert_jax's readers, so neither jax nor bert_jax is imported on its clock;
+imports of torch and transformers are (as ours counts importing jax). Before 2026-12-06 the peer's clock
+started after its imports (7-9 s on a 2-core CPU); its "seconds_after_imports" keeps that reading.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import os
 import subprocess
 import sys
 import time
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -102,21 +109,64 @@ def _optimizer(torch, model, steps: int):
     return opt, get_linear_schedule_with_warmup(opt, round(0.1 * steps), steps)
 
 
-def run_hf(task: str, seed: int) -> dict:
+def run_hf(task: str, seed: int, out: str) -> dict:
+    """The peer in a fresh process (this script with --hf_child), timed from outside like run_ours."""
+    data_path = os.path.join(out, f"hf_{task}_data.json")
+    with open(data_path, "w") as f:
+        json.dump(_conll_data() if task == "conll" else _glue_data_for_child(task), f)
+    child_path = os.path.join(out, f"hf_{task}_seed{seed}.child.json")
+    cmd = [sys.executable, os.path.abspath(__file__), f"--hf_child={data_path}", f"--tasks={task}",
+           f"--seeds={seed}", f"--out={child_path}"]
+    start = time.time()
+    subprocess.run(cmd, check=True, cwd=ROOT, stdout=open(child_path[:-len(".json")] + ".log", "w"),
+                   stderr=subprocess.STDOUT)
+    seconds = time.time() - start
+    with open(child_path) as f:
+        return {"seconds": seconds, **json.load(f)}
+
+
+def _glue_data_for_child(task: str) -> dict:
+    texts, labels, sub = _glue_data(task, "train", TASKS[task][2])
+    dev_texts, dev_labels, _ = _glue_data(task, "dev", 0)
+    return {"train_texts": texts, "train_labels": labels.tolist(), "dev_texts": dev_texts,
+            "dev_labels": dev_labels.tolist(), "num_labels": 1 if sub.labels is None else len(sub.labels)}
+
+
+def _conll_data() -> dict:
+    from bert_jax.data.readers import CONLL_TAGS, read_conll
+
+    train = read_conll(os.path.join(SHARED, "conll2003", "train.txt"))
+    train = [train[i] for i in _subset(len(train), TASKS["conll"][2])]
+    dev = read_conll(os.path.join(SHARED, "conll2003", "valid.txt"))
+    return {"tags": list(CONLL_TAGS), "train": [[s.words, s.tags] for s in train],
+            "dev": [[s.words, s.tags] for s in dev]}
+
+
+def hf_child(task: str, seed: int, data_path: str, result_path: str) -> None:
+    """The peer's whole run (its own process): imports torch and transformers, trains, writes its history."""
     import torch
     import transformers
 
     torch.set_num_threads(2)
     torch.manual_seed(seed)
+    with open(data_path) as f:
+        data = json.load(f)
     tokenizer = transformers.BertTokenizerFast(tokenizer_file=os.path.join(minilm_dir(), "tokenizer.json"))
     start = time.time()
     if task == "conll":
-        return {"seconds": None, **_run_hf_ner(torch, transformers, tokenizer, seed, start)}
-    texts, labels, sub = _glue_data(task, "train", TASKS[task][2])
-    dev_texts, dev_labels, _ = _glue_data(task, "dev", 0)
-    regression = sub.labels is None
-    model = transformers.BertForSequenceClassification.from_pretrained(
-        minilm_dir(), num_labels=1 if regression else len(sub.labels))
+        history = _run_hf_ner(torch, transformers, tokenizer, seed, data)
+    else:
+        history = _run_hf_glue(torch, transformers, tokenizer, seed, task, data)
+    history["seconds_after_imports"] = time.time() - start
+    with open(result_path, "w") as f:
+        json.dump(history, f, indent=1)
+
+
+def _run_hf_glue(torch, transformers, tokenizer, seed: int, task: str, data: dict) -> dict:
+    texts, dev_texts = data["train_texts"], data["dev_texts"]
+    labels, dev_labels = np.array(data["train_labels"]), np.array(data["dev_labels"])
+    regression = data["num_labels"] == 1
+    model = transformers.BertForSequenceClassification.from_pretrained(minilm_dir(), num_labels=data["num_labels"])
 
     def encode(batch_texts):
         pairs = [t[1] for t in batch_texts] if len(batch_texts[0]) == 2 else None
@@ -134,10 +184,9 @@ def run_hf(task: str, seed: int) -> dict:
         return _glue_scores(task, torch.cat(predictions).numpy(), dev_labels)
 
     label_dtype = torch.float32 if regression else torch.long
-    history = _train_epochs(torch, model, len(texts), seed,
-                            lambda idx: {**encode([texts[i] for i in idx]),
-                                         "labels": torch.tensor(labels[idx], dtype=label_dtype)}, dev_scores)
-    return {"seconds": time.time() - start, **history}
+    return _train_epochs(torch, model, len(texts), seed,
+                         lambda idx: {**encode([texts[i] for i in idx]),
+                                      "labels": torch.tensor(labels[idx], dtype=label_dtype)}, dev_scores)
 
 
 def _train_epochs(torch, model, n: int, seed: int, make_batch, dev_scores) -> dict:
@@ -161,15 +210,13 @@ def _train_epochs(torch, model, n: int, seed: int, make_batch, dev_scores) -> di
     return {**best, "epochs": epochs}
 
 
-def _run_hf_ner(torch, transformers, tokenizer, seed: int, start: float) -> dict:
+def _run_hf_ner(torch, transformers, tokenizer, seed: int, data: dict) -> dict:
     from seqeval.metrics import f1_score, precision_score, recall_score
 
-    from bert_jax.data.readers import CONLL_TAGS, read_conll
-
-    train = read_conll(os.path.join(SHARED, "conll2003", "train.txt"))
-    train = [train[i] for i in _subset(len(train), TASKS["conll"][2])]
-    dev = read_conll(os.path.join(SHARED, "conll2003", "valid.txt"))
-    model = transformers.BertForTokenClassification.from_pretrained(minilm_dir(), num_labels=len(CONLL_TAGS))
+    tags = data["tags"]
+    train = [SimpleNamespace(words=words, tags=word_tags) for words, word_tags in data["train"]]
+    dev = [SimpleNamespace(words=words, tags=word_tags) for words, word_tags in data["dev"]]
+    model = transformers.BertForTokenClassification.from_pretrained(minilm_dir(), num_labels=len(tags))
 
     def encode(sentences, with_labels=True):
         enc = tokenizer([s.words for s in sentences], is_split_into_words=True, truncation=True,
@@ -186,7 +233,7 @@ def _run_hf_ner(torch, transformers, tokenizer, seed: int, start: float) -> dict
             labels = torch.full(enc["input_ids"].shape, -100, dtype=torch.long)
             for b, (s, first) in enumerate(zip(sentences, firsts, strict=True)):
                 for word, position in first.items():
-                    labels[b, position] = CONLL_TAGS.index(s.tags[word])
+                    labels[b, position] = tags.index(s.tags[word])
             enc["labels"] = labels
         return enc, firsts
 
@@ -200,17 +247,15 @@ def _run_hf_ner(torch, transformers, tokenizer, seed: int, start: float) -> dict
                 argmax = model(**enc).logits.argmax(-1)
                 for b, (s, first) in enumerate(zip(chunk, firsts, strict=True)):
                     gold.append(s.tags)
-                    predicted.append([CONLL_TAGS[int(argmax[b, first[w]])] if w in first else "O"
+                    predicted.append([tags[int(argmax[b, first[w]])] if w in first else "O"
                                       for w in range(len(s.words))])
         model.train()
         out = {"precision": precision_score(gold, predicted), "recall": recall_score(gold, predicted),
                "f1": f1_score(gold, predicted)}
         return {k: float(v) for k, v in out.items()} | {"score": float(out["f1"])}
 
-    history = _train_epochs(torch, model, len(train), seed, lambda idx: encode([train[i] for i in idx])[0],
-                            dev_scores)
-    history["seconds"] = time.time() - start
-    return history
+    return _train_epochs(torch, model, len(train), seed, lambda idx: encode([train[i] for i in idx])[0],
+                         dev_scores)
 
 
 def _once(path: str, run, *args) -> dict:
@@ -287,7 +332,11 @@ def main() -> None:
                         help="run only one side now (a long task split across sessions); each side's result is "
                              "kept in <out>/<side>_<task>_seed<seed>.json and reused by later calls")
     parser.add_argument("--report_only", action="store_true")
+    parser.add_argument("--hf_child", help="(internal) run the peer on this data file; --out is its result file")
     args = parser.parse_args()
+    if args.hf_child:
+        hf_child(args.tasks, int(args.seeds), args.hf_child, args.out)
+        return
     os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, "results.json")
     if not args.report_only:
@@ -296,7 +345,7 @@ def main() -> None:
                 results = json.load(open(path)) if os.path.exists(path) else []
                 if any(r["task"] == task and r["seed"] == seed for r in results):
                     continue
-                runners = {"ours": (run_ours, task, seed, args.out), "hf": (run_hf, task, seed)}
+                runners = {"ours": (run_ours, task, seed, args.out), "hf": (run_hf, task, seed, args.out)}
                 row = {"task": task, "seed": seed}
                 for side, runner in runners.items():
                     side_path = os.path.join(args.out, f"{side}_{task}_seed{seed}.json")
