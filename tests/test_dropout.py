@@ -151,3 +151,24 @@ def test_gradient_is_the_masked_scale_of_the_cotangent(dtype):
     assert got.dtype == dtype
     np.testing.assert_array_equal(np.asarray(got, np.float32), np.asarray(want, np.float32))
     np.testing.assert_array_equal(np.asarray(dropout(x, rate, key), np.float32), np.asarray(written_out(x), np.float32))
+
+
+def test_a_trace_draws_each_mask_shape_once_and_still_gives_each_layer_its_own_mask(monkeypatch):
+    """keep_mask is jitted by shape and rate: three dropout layers of one shape inside one jitted function trace
+    the hash once (tracing it per layer was half a MiniLM step's trace), and each layer's key still picks its
+    own mask."""
+    from bert_jax.models import dropout as dropout_module
+
+    traced = []
+    original = dropout_module.random_draws
+    monkeypatch.setattr(dropout_module, "random_draws", lambda key, shape: traced.append(shape) or original(key, shape))
+    shape = (3, 11, 37)  # a shape no other test draws, so the jit cache starts empty for it
+
+    @jax.jit
+    def three_layers(x, key):
+        return [dropout(x, 0.5, jax.random.fold_in(key, layer)) for layer in range(3)]
+
+    masks = [np.asarray(y) != 0 for y in three_layers(jnp.ones(shape), jax.random.key(9))]
+    assert traced == [shape]
+    assert not np.array_equal(masks[0], masks[1]) and not np.array_equal(masks[1], masks[2])
+    np.testing.assert_array_equal(masks[2], np.asarray(keep_mask(jax.random.fold_in(jax.random.key(9), 2), 0.5, shape)))

@@ -124,6 +124,15 @@ def random_draws(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
 
 def keep_mask(key: jax.Array, rate: float, shape: tuple[int, ...]) -> jax.Array:
     """bool array of ``shape``: True where an element is kept (probability ``keep_probability(rate)``)."""
+    return _jitted_keep_mask(key, float(rate), tuple(shape))
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2))
+def _jitted_keep_mask(key: jax.Array, rate: float, shape: tuple[int, ...]) -> jax.Array:
+    """keep_mask's body, jitted so that a step traces each mask shape once (JAX caches the inner trace by shape
+    and rate), not once per dropout layer: a MiniLM fine-tuning step's 20 masks have 3 shapes, and tracing their
+    unrolled hashes one by one was ~0.75 s of the step's ~1.6 s trace at every new width. XLA inlines the call,
+    so the compiled step computes the same thing (docs/performance.md, ninth pass)."""
     return random_draws(key, shape) >= jnp.uint32(_drop_threshold(rate))
 
 
