@@ -32,7 +32,8 @@ def create_state(rng: jax.Array, *, model: nn.Module, tx: optax.GradientTransfor
 def _global_norm(tree) -> jax.Array:
     """float32 [] norm of a pytree. Jitted, as is _update_if_finite: the step calls both on trees of the params'
     shapes, the same at every batch width, so JAX traces them once per run instead of once per compiled width
-    (~0.9 of a MiniLM step's ~1.9 s trace; XLA inlines the calls, the compiled step is the same)."""
+    (~0.9 s of a MiniLM step's ~1.9 s trace). XLA inlines the calls; the compiled step differs only in how the
+    norms' sums are split (a float32 ulp at some steps; docs/performance.md, ninth pass)."""
     return optax.global_norm(jax.tree_util.tree_map(lambda x: x.astype(jnp.float32), tree))
 
 
