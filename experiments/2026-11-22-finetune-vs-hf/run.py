@@ -13,7 +13,7 @@ Wall time ("seconds"): each side runs in a fresh Python process timed from outsi
 exit: ours is the CLI, the peer this script with --hf_child. The peer's child reads its examples from a JSON
 file this script writes first with bert_jax's readers, so neither jax nor bert_jax is imported on its clock;
 imports of torch and transformers are (as ours counts importing jax). Before 2026-12-06 the peer's clock
-started after its imports (7-9 s on a 2-core CPU); its "seconds_after_imports" keeps that reading.
+started after its imports (4-10 s on a 2-core CPU); its "seconds_after_imports" keeps that reading.
 """
 
 from __future__ import annotations
