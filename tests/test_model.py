@@ -64,7 +64,8 @@ def test_every_param_has_logical_axis_names(scan):
     cfg = TINY.replace(scan_layers=scan)
     model = H.BertWithHead(cfg, H.PretrainingHeads(cfg))
     ids, types, mask = _inputs()
-    boxed = model.init(jax.random.PRNGKey(0), ids, types, mask)["params"]
+    # Shapes only (the names are on the boxes): no init computed.
+    boxed = jax.eval_shape(model.init, jax.random.PRNGKey(0), ids, types, mask)["params"]
     leaves = jax.tree_util.tree_leaves(boxed, is_leaf=lambda x: isinstance(x, nn.Partitioned))
     assert leaves and all(isinstance(x, nn.Partitioned) for x in leaves)
     allowed = {"vocab", "embed", "heads", "kv", "mlp", "layers", "position", "type_vocab", None}
@@ -87,7 +88,7 @@ def test_every_family_param_has_logical_axis_names(family):
                             num_hidden_layers=3, max_position_embeddings=40)
     model = H.BertWithHead(cfg, H.PretrainingHeads(cfg))
     ids, _, mask = _inputs()
-    boxed = model.init(jax.random.PRNGKey(0), ids, attention_mask=mask)["params"]
+    boxed = jax.eval_shape(lambda r: model.init(r, ids, attention_mask=mask), jax.random.PRNGKey(0))["params"]
     leaves = jax.tree_util.tree_leaves(boxed, is_leaf=lambda x: isinstance(x, nn.Partitioned))
     assert leaves and all(isinstance(x, nn.Partitioned) for x in leaves)
     for leaf in leaves:
@@ -106,10 +107,10 @@ def test_scan_and_unrolled_layers_agree_and_remat_changes_nothing():
     flat_cfg = TINY.replace(scan_layers=False)
     flat = init_params(BertModel(flat_cfg), jax.random.PRNGKey(1))
     stacked = stack_layers(flat, TINY.num_hidden_layers)
-    out_flat = BertModel(flat_cfg).apply({"params": flat}, ids, types, mask)
+    out_flat = jax.jit(BertModel(flat_cfg).apply)({"params": flat}, ids, types, mask)
     for policy in ("none", "full", "dots"):
         scan_cfg = TINY.replace(scan_layers=True, remat_policy=policy)
-        out_scan = BertModel(scan_cfg).apply({"params": stacked}, ids, types, mask)
+        out_scan = jax.jit(BertModel(scan_cfg).apply)({"params": stacked}, ids, types, mask)
         np.testing.assert_allclose(out_scan.sequence_output, out_flat.sequence_output, atol=1e-6)
     back = unstack_layers(stacked)
     assert jax.tree_util.tree_all(jax.tree_util.tree_map(np.array_equal, back, flat))
@@ -130,11 +131,12 @@ def test_packed_row_equals_examples_run_separately():
     segments[0, :5], segments[0, 5:12] = 1, 2
     positions = np.zeros((1, seq), np.int32)
     positions[0, :5], positions[0, 5:12] = np.arange(5), np.arange(7)
-    out = model.apply({"params": params}, jnp.asarray(packed), position_ids=jnp.asarray(positions),
-                      attention_mask=jnp.asarray(segments > 0), segment_ids=jnp.asarray(segments),
-                      cls_positions=jnp.array([[0, 5]]))
-    alone_a = model.apply({"params": params}, jnp.asarray(a[None]))
-    alone_b = model.apply({"params": params}, jnp.asarray(b[None]))
+    apply = jax.jit(model.apply)  # op by op, each forward compiles a hundred one-op programs
+    out = apply({"params": params}, jnp.asarray(packed), position_ids=jnp.asarray(positions),
+                attention_mask=jnp.asarray(segments > 0), segment_ids=jnp.asarray(segments),
+                cls_positions=jnp.array([[0, 5]]))
+    alone_a = apply({"params": params}, jnp.asarray(a[None]))
+    alone_b = apply({"params": params}, jnp.asarray(b[None]))
     np.testing.assert_allclose(out.sequence_output[0, :5], alone_a.sequence_output[0], atol=1e-5)
     np.testing.assert_allclose(out.sequence_output[0, 5:12], alone_b.sequence_output[0], atol=1e-5)
     # Each packed example's pooled [CLS] (at its own position) equals its pooled output alone.
@@ -149,8 +151,9 @@ def test_padding_does_not_change_real_tokens():
     padded = jnp.concatenate([ids, jnp.zeros((1, 4), jnp.int32)], axis=1)
     mask = jnp.concatenate([jnp.ones((1, 6)), jnp.zeros((1, 4))], axis=1)
     types_p = jnp.concatenate([types, jnp.zeros((1, 4), jnp.int32)], axis=1)
-    full = model.apply({"params": params}, padded, types_p, mask)
-    short = model.apply({"params": params}, ids, types)
+    apply = jax.jit(model.apply)
+    full = apply({"params": params}, padded, types_p, mask)
+    short = apply({"params": params}, ids, types)
     np.testing.assert_allclose(full.sequence_output[:, :6], short.sequence_output, atol=1e-5)
     np.testing.assert_allclose(full.pooled_output, short.pooled_output, atol=1e-5)
 
@@ -172,10 +175,11 @@ def test_dropout_is_active_only_when_not_deterministic():
     model = BertModel(TINY)
     params = init_params(model, jax.random.PRNGKey(6))
     ids, types, mask = _inputs()
-    a = model.apply({"params": params}, ids, types, mask).sequence_output
-    b = model.apply({"params": params}, ids, types, mask).sequence_output
-    c = model.apply({"params": params}, ids, types, mask, deterministic=False,
-                    rngs={"dropout": jax.random.PRNGKey(0)}).sequence_output
+    apply = jax.jit(model.apply, static_argnames="deterministic")
+    a = apply({"params": params}, ids, types, mask).sequence_output
+    b = apply({"params": params}, ids, types, mask).sequence_output
+    c = apply({"params": params}, ids, types, mask, deterministic=False,
+              rngs={"dropout": jax.random.PRNGKey(0)}).sequence_output
     np.testing.assert_array_equal(a, b)
     assert np.abs(np.asarray(a) - np.asarray(c)).max() > 1e-3
 
@@ -183,8 +187,9 @@ def test_dropout_is_active_only_when_not_deterministic():
 def test_bf16_compute_keeps_fp32_params_and_stays_close():
     ids, types, mask = _inputs()
     params = init_params(BertModel(TINY), jax.random.PRNGKey(7))
-    fp32 = BertModel(TINY).apply({"params": params}, ids, types, mask).sequence_output
-    bf16 = BertModel(TINY.replace(dtype="bfloat16")).apply({"params": params}, ids, types, mask).sequence_output
+    fp32 = jax.jit(BertModel(TINY).apply)({"params": params}, ids, types, mask).sequence_output
+    bf16 = jax.jit(BertModel(TINY.replace(dtype="bfloat16")).apply)({"params": params}, ids, types,
+                                                                     mask).sequence_output
     assert bf16.dtype == jnp.bfloat16
     assert all(x.dtype == jnp.float32 for x in jax.tree_util.tree_leaves(params))
     assert np.abs(np.asarray(bf16, np.float32) - np.asarray(fp32)).max() < 0.1
@@ -195,9 +200,10 @@ def test_heads_shapes_and_gathered_mlm_equals_full_mlm():
     ids, types, mask = _inputs(batch=2, seq=8)
     model = H.BertWithHead(TINY, H.PretrainingHeads(TINY))
     params = init_params(model, jax.random.PRNGKey(8))
-    full = model.apply({"params": params}, ids, types, mask)
+    apply = jax.jit(model.apply)
+    full = apply({"params": params}, ids, types, mask)
     positions = jnp.array([[1, 3, 0], [2, 2, 7]])
-    gathered = model.apply({"params": params}, ids, types, mask, masked_positions=positions)
+    gathered = apply({"params": params}, ids, types, mask, masked_positions=positions)
     assert full["mlm_logits"].shape == (2, 8, TINY.vocab_size) and full["nsp_logits"].shape == (2, 2)
     expected = np.take_along_axis(np.asarray(full["mlm_logits"]), np.asarray(positions)[..., None], axis=1)
     np.testing.assert_allclose(gathered["mlm_logits"], expected, atol=1e-5)
@@ -210,9 +216,8 @@ def test_heads_shapes_and_gathered_mlm_equals_full_mlm():
     ]
     for head, x, want in cases:
         m = H.BertWithHead(TINY, head)
-        p = init_params(m, jax.random.PRNGKey(9), seq_len=8) if not isinstance(head, H.MultipleChoiceHead) else \
-            nn.unbox(m.init(jax.random.PRNGKey(9), x))["params"]
-        out = m.apply({"params": p}, x)
+        p = jax.eval_shape(lambda r, m=m, x=x: nn.unbox(m.init(r, x))["params"], jax.random.PRNGKey(9))
+        out = jax.eval_shape(m.apply, {"params": p}, x)  # shapes only: traced, not compiled
         assert {k: v.shape for k, v in out.items()} == want
 
 
@@ -221,8 +226,8 @@ def test_multiple_choice_scores_each_choice_independently():
     head = H.MultipleChoiceHead(TINY, num_choices=3)
     model = H.BertWithHead(TINY, head)
     x = jnp.asarray(np.random.default_rng(10).integers(5, 100, (2, 3, 6)), jnp.int32)
-    params = nn.unbox(model.init(jax.random.PRNGKey(11), x))["params"]
-    scores = model.apply({"params": params}, x)["logits"]
-    pooled = BertModel(TINY).apply({"params": params["bert"]}, x.reshape(6, 6)).pooled_output
+    params = nn.unbox(jax.jit(model.init)(jax.random.PRNGKey(11), x))["params"]
+    scores = jax.jit(model.apply)({"params": params}, x)["logits"]
+    pooled = jax.jit(BertModel(TINY).apply)({"params": params["bert"]}, x.reshape(6, 6)).pooled_output
     k = params["head"]["classifier"]
     np.testing.assert_allclose(scores, (pooled @ k["kernel"] + k["bias"]).reshape(2, 3), atol=1e-5)

@@ -56,10 +56,10 @@ def test_packed_classification_batch_pools_each_example_as_its_padded_row():
     assert len(packed["input_ids"]) < 24 // 2  # several examples per row
     model = BertModel(CFG)
     params = init_params(model, jax.random.PRNGKey(0))
-    alone = model.apply({"params": params}, padded["input_ids"], padded["token_type_ids"], padded["attention_mask"])
-    together = model.apply({"params": params}, packed["input_ids"], packed["token_type_ids"],
-                           packed["attention_mask"], packed["position_ids"], packed["segment_ids"],
-                           packed["cls_positions"])
+    apply = jax.jit(model.apply)  # op by op, the forward compiles a hundred one-op programs
+    alone = apply({"params": params}, padded["input_ids"], padded["token_type_ids"], padded["attention_mask"])
+    together = apply({"params": params}, packed["input_ids"], packed["token_type_ids"], packed["attention_mask"],
+                     packed["position_ids"], packed["segment_ids"], packed["cls_positions"])
     # Map every filled [CLS] slot back to its example through the labels' order in pack_lengths.
     rows = pack_lengths(lengths, 64, 8)
     for r, members in enumerate(rows):
@@ -77,15 +77,16 @@ def test_packed_pretraining_batch_has_the_padded_batchs_loss():
     packed = packed_batch(padded, 64, max_per_row=4)
     assert len(packed["input_ids"]) < 12
     model = BertWithHead(CFG, PretrainingHeads(CFG))
-    params = nn.unbox(model.init(jax.random.PRNGKey(5), **pretraining_inputs(
+    # Jitted: op by op, the model's forward compiles a few hundred one-op programs (~12 s of this test).
+    params = nn.unbox(jax.jit(model.init)(jax.random.PRNGKey(5), **pretraining_inputs(
         {k: jnp.asarray(v[:1]) for k, v in padded.items()})))["params"]
 
+    @jax.jit
     def losses(batch):
-        batch = {k: jnp.asarray(v) for k, v in batch.items()}
         total, metrics = pretraining_loss(model.apply({"params": params}, **pretraining_inputs(batch)), batch)
         return {"total": total, **metrics}
 
-    a, b = losses(padded), losses(packed)
+    a, b = (losses({k: jnp.asarray(v) for k, v in batch.items()}) for batch in (padded, packed))
     for name in a:
         np.testing.assert_allclose(b[name], a[name], rtol=1e-5, err_msg=name)
 
@@ -127,10 +128,11 @@ def test_packed_glue_training_batch_has_the_unpacked_loss(tmp_path, subtask, min
         assert b["label_weights"].sum() == len(a["labels"]) == 32
         assert len(b["input_ids"]) % 4 == 0 and len(b["input_ids"]) < 32
         np.testing.assert_allclose(np.sort(b["labels"][b["label_weights"] > 0]), np.sort(a["labels"]))
-        if k == 0:
-            params = nn.unbox(model.init(jax.random.PRNGKey(0), **plain.inputs(a)))["params"]
-        losses = [plain.loss(model.apply({"params": params}, **task.inputs(batch)), batch)
-                  for task, batch in ((plain, a), (packed, b))]
+        if k == 0:  # jitted, as in the test above
+            params = nn.unbox(jax.jit(lambda r, a=a: model.init(r, **plain.inputs(a)))(jax.random.PRNGKey(0)))["params"]
+            loss = jax.jit(lambda params, batch, task: plain.loss(model.apply({"params": params}, **task.inputs(batch)),
+                                                                  batch), static_argnames="task")
+        losses = [loss(params, batch, task=task) for task, batch in ((plain, a), (packed, b))]
         np.testing.assert_allclose(losses[1][0], losses[0][0], rtol=1e-5)
         for name in losses[0][1]:
             np.testing.assert_allclose(losses[1][1][name], losses[0][1][name], rtol=1e-6)
