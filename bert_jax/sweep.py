@@ -19,6 +19,7 @@ import re
 import shlex
 import subprocess
 import sys
+import time
 
 import numpy as np
 from absl import app, flags, logging
@@ -58,8 +59,10 @@ def plan(workdir: str, runs: list[str], lrs: list[str], seeds: list[str]) -> lis
     return out
 
 
-def execute(jobs: list[tuple[str, list[str]]], parallel: int) -> list[str]:
-    """Runs the unfinished jobs, ``parallel`` at a time; each logs to <run dir>.log. Returns failures."""
+def execute(jobs: list[tuple[str, list[str]]], parallel: int, poll_seconds: float = 0.5) -> list[str]:
+    """Runs the unfinished jobs in order, ``parallel`` at a time: the next starts as soon as any running one
+    ends (not when the oldest does, which left a slot idle behind a long run). Each logs to <run dir>.log.
+    Returns the failures' directories."""
     pending = [(d, c) for d, c in jobs if not os.path.exists(os.path.join(d, "eval_results.json"))]
     running, failed = [], []
     while pending or running:
@@ -69,11 +72,16 @@ def execute(jobs: list[tuple[str, list[str]]], parallel: int) -> list[str]:
             logging.info("running %s", shlex.join(cmd))
             log = open(directory + ".log", "w")
             running.append((directory, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), log))
-        directory, process, log = running.pop(0)
-        if process.wait() != 0:
-            failed.append(directory)
-            logging.error("failed (exit %d): see %s.log", process.returncode, directory)
-        log.close()
+        finished = [job for job in running if job[1].poll() is not None]
+        if not finished:
+            time.sleep(poll_seconds)
+        for job in finished:
+            directory, process, log = job
+            running.remove(job)
+            log.close()
+            if process.returncode != 0:
+                failed.append(directory)
+                logging.error("failed (exit %d): see %s.log", process.returncode, directory)
     return failed
 
 

@@ -283,6 +283,22 @@ def test_sweep_refuses_a_run_without_config_before_starting_any(tmp_path):
     assert not out.exists()  # nothing ran, nothing written
 
 
+def test_sweep_starts_the_next_run_when_any_running_one_ends(tmp_path):
+    """Two slots, three runs: the first waits (up to 60 s) for a file that only the third writes, the second ends at
+    once. The third must start when the second ends; a scheduler that waits on the oldest run first would leave it
+    pending until the first gave up (exit 1)."""
+    from bert_jax import sweep
+
+    release = tmp_path / "release"
+    waits = f"import os, sys, time\nfor _ in range(600):\n    if os.path.exists({str(release)!r}): sys.exit(0)\n" \
+            "    time.sleep(0.1)\nsys.exit(1)"
+    jobs = [(str(tmp_path / "grid" / "a"), [sys.executable, "-c", waits]),
+            (str(tmp_path / "grid" / "b"), [sys.executable, "-c", "pass"]),
+            (str(tmp_path / "grid" / "c"), [sys.executable, "-c", f"open({str(release)!r}, 'w').close()"])]
+    assert sweep.execute(jobs, parallel=2, poll_seconds=0.05) == []
+    assert release.exists()
+
+
 def _task_config(task, **data):
     from bert_jax.config_base import finetuning_config
 
