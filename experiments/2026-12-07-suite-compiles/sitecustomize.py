@@ -2,15 +2,11 @@
 appends each JAX compile / trace / lowering / persistent-cache event, with the pytest test that was running
 (PYTEST_CURRENT_TEST, inherited by subprocesses), to $JAXMON_LOG (default /tmp/jaxmon/events.jsonl). The
 listener is registered on the first import after jax._src.monitoring is loaded (an audit hook), so a process
-that never imports jax pays nothing."""
-import atexit
+that never imports jax pays one dictionary lookup per import."""
 import json
 import os
-import resource
 import sys
-import time
 
-_T0 = time.time()
 _LOG = os.environ.get("JAXMON_LOG", "/tmp/jaxmon/events.jsonl")
 _state = {"done": False}
 
@@ -35,8 +31,3 @@ def _hook(name, args):
 
 sys.addaudithook(_hook)
 
-@atexit.register
-def _exit():
-    ru = resource.getrusage(resource.RUSAGE_SELF)
-    _write({"event": "exit", "wall": time.time() - _T0, "cpu": ru.ru_utime + ru.ru_stime,
-            "argv": " ".join(sys.argv)[:300], "jax": "jax" in sys.modules})
