@@ -26,13 +26,6 @@ from absl import app, flags, logging
 
 from bert_jax.io_utils import atomic_path, write_json, write_text
 
-_WORKDIR = flags.DEFINE_string("workdir", None, "Sweep directory.")
-_RUNS = flags.DEFINE_multi_string("run", [], "bert_jax.main arguments of one run (quoted), repeatable.")
-_LRS = flags.DEFINE_list("learning_rates", ["5e-5", "3e-5", "2e-5"], "Learning rates.")
-_SEEDS = flags.DEFINE_list("seeds", ["0", "1"], "Seeds.")
-_PARALLEL = flags.DEFINE_integer("parallel", 1, "Runs at a time (separate processes).")
-_COLLECT_ONLY = flags.DEFINE_bool("collect_only", False, "Only tabulate the runs already in --workdir.")
-
 
 def label_of(run_args: list[str]) -> str:
     """'configs/glue.py:rte,runlocal' → 'glue_rte_runlocal'."""
@@ -140,19 +133,32 @@ def plot(rows: list[dict], path: str) -> None:
     plt.close(fig)
 
 
-def main(argv) -> None:
+def _define_flags() -> dict:
+    """The CLI's flags, defined only when this module runs as a script: as a library (``plan``, ``execute``,
+    ``collect``) it is importable beside bert_jax.main, whose --workdir would otherwise be defined twice."""
+    return {
+        "workdir": flags.DEFINE_string("workdir", None, "Sweep directory."),
+        "runs": flags.DEFINE_multi_string("run", [], "bert_jax.main arguments of one run (quoted), repeatable."),
+        "lrs": flags.DEFINE_list("learning_rates", ["5e-5", "3e-5", "2e-5"], "Learning rates."),
+        "seeds": flags.DEFINE_list("seeds", ["0", "1"], "Seeds."),
+        "parallel": flags.DEFINE_integer("parallel", 1, "Runs at a time (separate processes)."),
+        "collect_only": flags.DEFINE_bool("collect_only", False, "Only tabulate the runs already in --workdir."),
+    }
+
+
+def main(argv, cli: dict) -> None:
     del argv
-    workdir = _WORKDIR.value
+    workdir = cli["workdir"].value
     failed = []
-    if not _COLLECT_ONLY.value:
-        if not _RUNS.value:
+    if not cli["collect_only"].value:
+        if not cli["runs"].value:
             raise app.UsageError("give at least one --run")
         try:  # a --run without --config is the user's mistake: one line (as main.py's), before any run starts
-            grid = plan(workdir, _RUNS.value, _LRS.value, _SEEDS.value)
+            grid = plan(workdir, cli["runs"].value, cli["lrs"].value, cli["seeds"].value)
         except ValueError as e:
             print(f"error: {e}", file=sys.stderr)
             sys.exit(1)
-        failed = execute(grid, _PARALLEL.value)
+        failed = execute(grid, cli["parallel"].value)
     rows = collect(workdir)
     if not rows:
         raise SystemExit(f"no finished runs under {workdir}")
@@ -165,5 +171,6 @@ def main(argv) -> None:
 
 
 if __name__ == "__main__":
+    _cli = _define_flags()
     flags.mark_flags_as_required(["workdir"])
-    app.run(main)
+    app.run(lambda argv: main(argv, _cli))

@@ -286,8 +286,9 @@ def test_sweep_refuses_a_run_without_config_before_starting_any(tmp_path):
 def test_sweep_starts_the_next_run_when_any_running_one_ends(tmp_path):
     """Two slots, three runs: the first waits (up to 60 s) for a file that only the third writes, the second ends at
     once. The third must start when the second ends; a scheduler that waits on the oldest run first would leave it
-    pending until the first gave up (exit 1)."""
-    from bert_jax import sweep
+    pending until the first gave up (exit 1). bert_jax.main is imported first, as another test in the same worker
+    may have done: the sweep must be importable as a library beside it (both have a --workdir flag)."""
+    from bert_jax import main, sweep  # noqa: F401  (main: its flags are defined first, as in a shared worker)
 
     release = tmp_path / "release"
     waits = f"import os, sys, time\nfor _ in range(600):\n    if os.path.exists({str(release)!r}): sys.exit(0)\n" \
