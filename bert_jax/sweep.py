@@ -38,13 +38,14 @@ def label_of(run_args: list[str]) -> str:
 
 
 def plan(workdir: str, runs: list[str], lrs: list[str], seeds: list[str]) -> list[tuple[str, list[str]]]:
-    """(run directory, command) for every grid point."""
+    """(run directory, command) for every grid point, seed-major: the first seed's runs and learning rates come
+    first, so runs that go at once (``--parallel``) compile different programs, and every later seed, whose
+    programs differ only in their inputs, loads them from the persistent compilation cache."""
+    parsed = [(shlex.split(run), label_of(shlex.split(run))) for run in runs]  # every --run checked before any runs
     out = []
-    for run in runs:
-        args = shlex.split(run)
-        label = label_of(args)
-        for lr in lrs:
-            for seed in seeds:
+    for seed in seeds:
+        for args, label in parsed:
+            for lr in lrs:
                 directory = os.path.join(workdir, label, f"lr{lr}_seed{seed}")
                 cmd = [sys.executable, "-m", "bert_jax.main", *args, f"--workdir={directory}",
                        f"--config.optim.learning_rate={lr}", f"--config.seed={seed}"]
