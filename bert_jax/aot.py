@@ -158,7 +158,7 @@ def compile_train_step(config, devices: list, hbm: float | None = None, vocab_si
     model_config = pretrain.pretraining_model_config(config, pretraining_vocab_size(config, vocab_size))
     model = BertWithHead(model_config, PretrainingHeads(model_config))
     total_steps, warmup_steps, _ = schedule_steps(config, task=None)
-    _, tx = optimizer_for(config, total_steps, warmup_steps)
+    schedule, tx = optimizer_for(config, total_steps, warmup_steps)
     task = pretrain.PretrainingStep()
     batch = pretrain.abstract_train_batch(config)
     example = {k: np.zeros((1, *v.shape[1:]), v.dtype) for k, v in batch.items()}  # init reads shapes only
@@ -170,7 +170,9 @@ def compile_train_step(config, devices: list, hbm: float | None = None, vocab_si
         data_sharding = sharding.batch_sharding(mesh)
         state = sharded_shapes(abstract, state_shardings)
         batch = {k: jax.ShapeDtypeStruct(v.shape, v.dtype, sharding=data_sharding) for k, v in batch.items()}
-        compiled = jit_train_step(model, task, tx, state_shardings, data_sharding).lower(state, batch).compile()
+        schedule_values = jax.ShapeDtypeStruct(schedule.values.shape, schedule.values.dtype)
+        compiled = jit_train_step(model, task, tx, state_shardings, data_sharding).lower(
+            state, batch, schedule_values).compile()
     memory = compiled.memory_analysis()
     cost = compiled.cost_analysis()
     cost = cost[0] if isinstance(cost, (list, tuple)) else cost

@@ -11,6 +11,7 @@ from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 _NO_DECAY_NAMES = ("LayerNorm", "layer_norm", "bias")
@@ -27,34 +28,75 @@ def decay_mask(params: Any) -> Any:
     return jax.tree_util.tree_map_with_path(decays, params)
 
 
-def warmup_then_decay(peak: float, warmup_steps: int, total_steps: int, kind: str = "linear",
-                      power: float = 1.0, end: float = 0.0) -> optax.Schedule:
+SCHEDULE_KINDS = ("linear", "poly", "constant", "linear_after_warmup")
+
+
+class WarmupThenDecay:
     """Google's schedule: lr = peak·step/warmup while step < warmup, else a polynomial decay from peak to
     ``end`` **counted from step 0** over ``total_steps`` (so it is already below peak when warmup ends),
     as optimization.py computes it. kind: 'linear' (power 1), 'poly' (``power``), 'constant', or
     'linear_after_warmup': HF's get_linear_schedule_with_warmup, whose decay starts at peak when warmup
-    ends (post-warmup lr up to total/(total-warmup) × Google's)."""
-    kinds = ("linear", "poly", "constant", "linear_after_warmup")
-    if kind not in kinds:
-        raise ValueError(f"schedule kind={kind!r}; expected one of {kinds}")
-    if total_steps <= 0 and kind != "constant":
-        raise ValueError(f"total_steps must be positive for a decaying schedule, got {total_steps}")
-    exponent = 1.0 if kind == "linear" else power
+    ends (post-warmup lr up to total/(total-warmup) × Google's).
 
-    def schedule(step):
+    Callable (``schedule(step)``) like any optax schedule. Its numbers are also ``values``, a float32 [5]
+    array (peak, warmup_steps, total_steps, power, end) that ``at(step, values)`` reads: a train step that
+    takes them as an argument (``create_optimizer`` → ``schedule_values=``) is one program for every
+    learning rate, warmup and length, so runs that differ only there share their compiled executables.
+    """
+
+    def __init__(self, peak: float, warmup_steps: int, total_steps: int, kind: str = "linear",
+                 power: float = 1.0, end: float = 0.0):
+        if kind not in SCHEDULE_KINDS:
+            raise ValueError(f"schedule kind={kind!r}; expected one of {SCHEDULE_KINDS}")
+        if total_steps <= 0 and kind != "constant":
+            raise ValueError(f"total_steps must be positive for a decaying schedule, got {total_steps}")
+        self.kind = kind
+        self.values = np.array([peak, warmup_steps, total_steps, 1.0 if kind == "linear" else power, end],
+                               np.float32)
+
+    def __call__(self, step):
+        return self.at(step, jnp.asarray(self.values))
+
+    def at(self, step, values):
+        """The learning rate at ``step`` (a float32 scalar) from ``values`` (float32 [5], see the class)."""
+        peak, warmup, total, power, end = (values[i] for i in range(5))
         step = jnp.asarray(step, jnp.float32)
-        if kind == "constant":
-            decayed = jnp.asarray(peak, jnp.float32)
-        elif kind == "linear_after_warmup":
-            decayed = peak * jnp.maximum(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+        if self.kind == "constant":
+            decayed = peak
+        elif self.kind == "linear_after_warmup":
+            decayed = peak * jnp.maximum(0.0, (total - step) / jnp.maximum(1.0, total - warmup))
         else:
-            fraction = 1.0 - jnp.minimum(step, total_steps) / total_steps
-            decayed = (peak - end) * fraction**exponent + end
-        if warmup_steps > 0:
-            return jnp.where(step < warmup_steps, peak * step / warmup_steps, decayed)
-        return decayed
+            fraction = 1.0 - jnp.minimum(step, total) / total
+            if self.kind == "poly":  # linear skips the power: x**1 is x only where XLA folds a constant 1
+                fraction = fraction**power
+            decayed = (peak - end) * fraction + end
+        # warmup 0: step < 0 never holds (the other branch's 0/0 is not selected)
+        return jnp.where(step < warmup, peak * step / warmup, decayed)
 
-    return schedule
+
+def warmup_then_decay(peak: float, warmup_steps: int, total_steps: int, kind: str = "linear",
+                      power: float = 1.0, end: float = 0.0) -> WarmupThenDecay:
+    """The schedule of WarmupThenDecay (see there)."""
+    return WarmupThenDecay(peak, warmup_steps, total_steps, kind, power, end)
+
+
+def scale_by_schedule_values(schedule: WarmupThenDecay) -> optax.GradientTransformationExtraArgs:
+    """optax.scale_by_learning_rate(schedule) (same state, same arithmetic: updates × −lr(count)) whose numbers
+    come from the ``schedule_values`` extra argument when the caller passes one (a runtime input of the
+    compiled step), else from the schedule itself (compiled in as constants)."""
+
+    def init(params):
+        del params
+        return optax.ScaleByScheduleState(count=jnp.zeros([], jnp.int32))
+
+    def update(updates, state, params=None, *, schedule_values=None, **extra_args):
+        del params, extra_args
+        values = jnp.asarray(schedule.values) if schedule_values is None else schedule_values
+        step_size = -1 * schedule.at(state.count, values)
+        updates = jax.tree_util.tree_map(lambda g: jnp.array(step_size, dtype=g.dtype) * g, updates)
+        return updates, optax.ScaleByScheduleState(count=optax.safe_increment(state.count))
+
+    return optax.GradientTransformationExtraArgs(init, update)
 
 
 class ScaleByBertAdamState(NamedTuple):
@@ -111,16 +153,21 @@ def create_optimizer(name: str, learning_rate: float | optax.Schedule, *, weight
     parts = []
     if clip_norm:  # accumulation clips the averaged gradient, whose norm no caller has
         parts = [optax.clip_by_global_norm(clip_norm) if accumulate_steps > 1 else clip_by_global_norm(clip_norm)]
+    eps = 1e-6 if eps is None else eps
+    # The learning rate is applied last, as optax.adamw and optax.lamb do (the same chains, state for state).
+    if isinstance(learning_rate, WarmupThenDecay):
+        scale_by_lr = scale_by_schedule_values(learning_rate)
+    else:
+        scale_by_lr = optax.scale_by_learning_rate(learning_rate)
     if name == "bert_adam":
-        parts += [scale_by_bert_adam(b1, b2, 1e-6 if eps is None else eps),
-                  optax.add_decayed_weights(weight_decay, mask), optax.scale_by_learning_rate(learning_rate)]
-        tx = optax.chain(*parts)
+        tx = optax.chain(*parts, scale_by_bert_adam(b1, b2, eps), optax.add_decayed_weights(weight_decay, mask),
+                         scale_by_lr)
     elif name == "adamw":
-        tx = optax.chain(*parts, optax.adamw(learning_rate, b1, b2, 1e-6 if eps is None else eps,
-                                             weight_decay=weight_decay, mask=mask))
+        tx = optax.chain(*parts, optax.chain(optax.scale_by_adam(b1, b2, eps), optax.add_decayed_weights(
+            weight_decay, mask), scale_by_lr))
     elif name == "lamb":
-        tx = optax.chain(*parts, optax.lamb(learning_rate, b1, b2, 1e-6 if eps is None else eps,
-                                            weight_decay=weight_decay, mask=mask))
+        tx = optax.chain(*parts, optax.chain(optax.scale_by_adam(b1, b2, eps), optax.add_decayed_weights(
+            weight_decay, mask), optax.scale_by_trust_ratio(), scale_by_lr))
     else:
         raise ValueError(f"optimizer {name!r} is not known; expected 'bert_adam', 'adamw' or 'lamb'")
     if accumulate_steps > 1:

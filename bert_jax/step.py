@@ -37,8 +37,11 @@ def _global_norm(tree) -> jax.Array:
     return optax.global_norm(jax.tree_util.tree_map(lambda x: x.astype(jnp.float32), tree))
 
 
-def train_step(state: TrainState, batch: dict, *, model: nn.Module, task, tx) -> tuple[TrainState, dict]:
-    """One optimizer step (or one accumulation micro-step with optax.MultiSteps)."""
+def train_step(state: TrainState, batch: dict, schedule_values=None, *, model: nn.Module, task,
+               tx) -> tuple[TrainState, dict]:
+    """One optimizer step (or one accumulation micro-step with optax.MultiSteps). ``schedule_values``: the
+    learning-rate schedule's numbers (optim.WarmupThenDecay.values, float32 [5]) as an input of the program,
+    for a ``tx`` made from that schedule; None: the schedule's numbers are compiled in."""
     dropout_rng = jax.random.fold_in(state.rng, state.step)
 
     def loss_fn(params):
@@ -52,7 +55,8 @@ def train_step(state: TrainState, batch: dict, *, model: nn.Module, task, tx) ->
     # params and optimizer state stay as they were, so a non-finite value never reaches a checkpoint.
     # The step still advances (batch k is consumed); the trainer counts skipped steps from "nonfinite".
     finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
-    params, opt_state = _update_if_finite(state.params, state.opt_state, grads, grad_norm, finite, tx=_Hashed(tx))
+    params, opt_state = _update_if_finite(state.params, state.opt_state, grads, grad_norm, finite, schedule_values,
+                                          tx=_Hashed(tx))
     # No update norm: its reduction made XLA materialise every update tensor for one more pass over all
     # params (45 of the optimizer's 170 ms in a MiniLM step on CPU). The param norm only reads the new params.
     metrics = {"loss": loss, "grad_norm": grad_norm, "param_norm": _global_norm(params),
@@ -75,7 +79,7 @@ class _Hashed:
 
 
 @functools.partial(jax.jit, static_argnames="tx")
-def _update_if_finite(params, opt_state, grads, grad_norm, finite, *, tx: _Hashed):
+def _update_if_finite(params, opt_state, grads, grad_norm, finite, schedule_values, *, tx: _Hashed):
     """(params, opt_state) after tx's update, or as they were when ``finite`` is False.
 
     A cond, not a select per leaf: selects read both the old and the new params and moments and write a
@@ -85,8 +89,9 @@ def _update_if_finite(params, opt_state, grads, grad_norm, finite, *, tx: _Hashe
     def update(operands):
         params, opt_state, grads = operands
         # The norm goes to the clip (optim.clip_by_global_norm), which would otherwise compute it again here.
+        extra = {} if schedule_values is None else {"schedule_values": schedule_values}
         updates, opt_state = optax.with_extra_args_support(tx.tx).update(grads, opt_state, params,
-                                                                         grad_norm=grad_norm)
+                                                                         grad_norm=grad_norm, **extra)
         return optax.apply_updates(params, updates), opt_state
 
     return jax.lax.cond(finite, update, lambda operands: operands[:2], (params, opt_state, grads))

@@ -65,14 +65,15 @@ def with_frozen_params(tx, task):
     def init(params):
         return tx.init(trainable(params))
 
-    def update(updates, state, params=None):
-        new, state = tx.update(trainable(updates), state, None if params is None else trainable(params))
+    def update(updates, state, params=None, **extra_args):  # extra: the clip's grad_norm, schedule_values
+        new, state = optax.with_extra_args_support(tx).update(
+            trainable(updates), state, None if params is None else trainable(params), **extra_args)
         out = jax.tree_util.tree_map(jnp.zeros_like, updates)
         for key, value in new.items():
             out[key] = _merge(out[key], value)
         return out, state
 
-    return optax.GradientTransformation(init, update)
+    return optax.GradientTransformationExtraArgs(init, update)
 
 
 def _merge(full: dict, part: dict) -> dict:
@@ -83,12 +84,15 @@ def _merge(full: dict, part: dict) -> dict:
 
 
 def jit_train_step(model, task, tx, state_shardings, data_sharding: NamedSharding):
-    """The trainer's step: state donated, batch split over data×fsdp, metrics replicated (aot.py compiles
-    this same function for TPU topologies)."""
+    """The trainer's step ``(state, batch, schedule_values)``: state donated, batch split over data×fsdp, the
+    learning-rate schedule's numbers (optim.WarmupThenDecay.values) and the metrics replicated. The numbers are
+    an input, not constants: runs that differ in learning rate, warmup or length compile one program and
+    share it through the persistent compilation cache (a sweep's learning rates, a longer rerun). aot.py
+    compiles this same function for TPU topologies."""
     replicated = NamedSharding(data_sharding.mesh, PartitionSpec())
     return jax.jit(functools.partial(steps.train_step, model=model, task=task, tx=tx),
-                   in_shardings=(state_shardings, data_sharding), out_shardings=(state_shardings, replicated),
-                   donate_argnums=0)
+                   in_shardings=(state_shardings, data_sharding, replicated),
+                   out_shardings=(state_shardings, replicated), donate_argnums=0)
 
 
 def _record_config(config, workdir: str, task, write_config: bool) -> None:
@@ -243,6 +247,9 @@ class Loop:
         preemption = PreemptionFlag()
         logger = MetricsLogger(self.workdir, enabled=jax.process_index() == 0)
         progress = Progress(plan.total_steps)
+        values = self.schedule.values  # replicated on every device of every process (the step's input)
+        schedule_values = jax.make_array_from_callback(values.shape, NamedSharding(self.data_sharding.mesh,
+                                                                                  PartitionSpec()), lambda i: values[i])
         device_kind = jax.devices()[0].device_kind
         start = int(state.step)
         pending, real_tokens, step_flops = [], 0, 0.0
@@ -253,7 +260,7 @@ class Loop:
                 host_batch = self.train_data[step]
                 real_tokens += int(np.sum(host_batch["attention_mask"])) * jax.process_count()
                 step_flops += self.task.flops_per_batch(host_batch) * jax.process_count()
-                state, metrics = self.train_fn(state, to_global(host_batch, self.data_sharding))
+                state, metrics = self.train_fn(state, to_global(host_batch, self.data_sharding), schedule_values)
                 pending.append(metrics)
                 done = step + 1
                 if done % config.log_every == 0 or done == plan.total_steps:

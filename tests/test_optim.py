@@ -140,9 +140,8 @@ def test_clip_takes_the_callers_norm_and_equals_optax(scale):
         np.testing.assert_allclose(np.asarray(got["a"]), np.asarray(want["a"]) / 2, rtol=1e-6)
 
 
-def test_train_step_update_equals_optax_clip_then_adamw():
-    """One train_step (the clip reads the step's own gradient norm) against optax's clip_by_global_norm → adamw
-    applied by hand to the same gradients."""
+def _tiny_step_setup(loss_scale: float = 1.0, seed: int = 7):
+    """A Dense(3) model, a squared-error task and one batch of 8: enough for train_step's update path."""
 
     class Model(nn.Module):
         @nn.compact
@@ -154,12 +153,19 @@ def test_train_step_update_equals_optax_clip_then_adamw():
             return {"x": batch["x"]}
 
         def loss(self, outputs, batch):
-            return jnp.mean((outputs - batch["y"]) ** 2) * 1e3, {}  # large: the clip is active
+            return jnp.mean((outputs - batch["y"]) ** 2) * loss_scale, {}
 
-    rng = np.random.default_rng(6)
+    rng = np.random.default_rng(seed)
     batch = {"x": jnp.asarray(rng.normal(size=(8, 4)), jnp.float32),
              "y": jnp.asarray(rng.normal(size=(8, 3)), jnp.float32)}
-    model, task = Model(), Task()
+    return Model(), Task(), batch
+
+
+def test_train_step_update_equals_optax_clip_then_adamw():
+    """One train_step (the clip reads the step's own gradient norm) against optax's clip_by_global_norm → adamw
+    applied by hand to the same gradients."""
+
+    model, task, batch = _tiny_step_setup(loss_scale=1e3, seed=6)  # a large loss: the clip is active
     params = model.init(jax.random.key(0), batch["x"])["params"]
     tx = create_optimizer("adamw", 1e-2)
     state = TrainState(jnp.zeros((), jnp.int32), params, tx.init(params), jax.random.key(1))
@@ -174,3 +180,43 @@ def test_train_step_update_equals_optax_clip_then_adamw():
                                    strict=True):
         np.testing.assert_allclose(np.asarray(got_leaf), np.asarray(want_leaf), rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(float(metrics["grad_norm"]), float(optax.global_norm(grads)), rtol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["linear", "poly", "constant", "linear_after_warmup"])
+def test_the_schedule_from_its_values_as_a_runtime_input_equals_the_schedule(kind):
+    """WarmupThenDecay.at(step, values) with the values a traced input (how the train step reads them) gives the
+    schedule's own learning rates, which test_schedule_matches_googles checks against Google's formula."""
+    schedule = warmup_then_decay(3e-4, warmup_steps=7, total_steps=50, kind=kind, power=2.0)
+    steps = jnp.arange(60)
+    from_input = jax.jit(lambda values: jax.vmap(lambda s: schedule.at(s, values))(steps))(schedule.values)
+    np.testing.assert_allclose(np.asarray(from_input), [float(schedule(int(s))) for s in steps], rtol=1e-6, atol=0)
+    if kind == "linear":
+        assert [float(x) for x in from_input[:12]] == pytest.approx(
+            [google_lr(s, 3e-4, 7, 50) for s in range(12)], rel=1e-5, abs=1e-12)
+
+
+def test_a_train_step_is_one_program_for_every_learning_rate_warmup_and_length():
+    """The schedule's numbers are an input of the compiled step (train.jit_train_step passes them): two
+    optimizers that differ only in peak, warmup and total steps lower to the same program text, so the
+    persistent compilation cache serves both; and the update with the numbers as an input equals the update
+    with them compiled in."""
+    model, task, batch = _tiny_step_setup()
+    params = model.init(jax.random.key(0), batch["x"])["params"]
+    texts, updates = [], []
+    for peak, warmup, total in ((1e-2, 0, 10), (3e-3, 4, 70)):
+        schedule = warmup_then_decay(peak, warmup, total)
+        tx = create_optimizer("adamw", schedule)
+        state = TrainState(jnp.full((), 2, jnp.int32), params, tx.init(params), jax.random.key(1))
+        with_input = jax.jit(lambda s, b, v, tx=tx: train_step(s, b, v, model=model, task=task, tx=tx))
+        texts.append(with_input.lower(state, batch, schedule.values).as_text())
+        compiled_in = jax.jit(lambda s, b, tx=tx: train_step(s, b, model=model, task=task, tx=tx))
+        for _ in range(3):  # count 0, 1, 2: warmup steps and decay steps
+            state_in, _ = with_input(state, batch, schedule.values)
+            state_const, _ = compiled_in(state, batch)
+            for a, b in zip(jax.tree_util.tree_leaves(state_in.params), jax.tree_util.tree_leaves(state_const.params),
+                            strict=True):
+                np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-9)
+            state = state_in
+        updates.append(jax.tree_util.tree_leaves(state.params)[0])
+    assert texts[0] == texts[1]
+    assert not np.allclose(updates[0], updates[1])  # the numbers did reach the update
