@@ -38,14 +38,15 @@ def label_of(run_args: list[str]) -> str:
 
 
 def plan(workdir: str, runs: list[str], lrs: list[str], seeds: list[str]) -> list[tuple[str, list[str]]]:
-    """(run directory, command) for every grid point, seed-major: the first seed's runs and learning rates come
-    first, so runs that go at once (``--parallel``) compile different programs, and every later seed, whose
-    programs differ only in their inputs, loads them from the persistent compilation cache."""
+    """(run directory, command) for every grid point: seed by seed, and within a seed learning rate by learning
+    rate, the runs (tasks) innermost. A train step is one program for every learning rate and seed (its inputs
+    differ, not its code), so runs that go at once (``--parallel``) are other tasks where there are several, each
+    compiling its own programs, and every later grid point loads them from the persistent compilation cache."""
     parsed = [(shlex.split(run), label_of(shlex.split(run))) for run in runs]  # every --run checked before any runs
     out = []
     for seed in seeds:
-        for args, label in parsed:
-            for lr in lrs:
+        for lr in lrs:
+            for args, label in parsed:
                 directory = os.path.join(workdir, label, f"lr{lr}_seed{seed}")
                 cmd = [sys.executable, "-m", "bert_jax.main", *args, f"--workdir={directory}",
                        f"--config.optim.learning_rate={lr}", f"--config.seed={seed}"]

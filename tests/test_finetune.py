@@ -283,6 +283,17 @@ def test_sweep_refuses_a_run_without_config_before_starting_any(tmp_path):
     assert not out.exists()  # nothing ran, nothing written
 
 
+def test_sweep_plan_goes_seed_by_seed_then_learning_rate_with_the_tasks_innermost():
+    """Runs that start together are other tasks (other programs to compile), not the same task at another learning
+    rate or seed, whose compiled steps a later run loads from the persistent cache."""
+    from bert_jax import main, sweep  # noqa: F401  (main first: the sweep imports beside it)
+
+    runs = ["--config=configs/glue.py:rte", "--config=configs/glue.py:mrpc"]
+    order = [os.path.relpath(d, "w") for d, _ in sweep.plan("w", runs, ["1e-4", "2e-5"], ["0", "1"])]
+    assert order == [f"glue_{task}/lr{lr}_seed{seed}" for seed in (0, 1) for lr in ("1e-4", "2e-5")
+                     for task in ("rte", "mrpc")]
+
+
 def test_sweep_starts_the_next_run_when_any_running_one_ends(tmp_path):
     """Two slots, three runs: the first waits (up to 60 s) for a file that only the third writes, the second ends at
     once. The third must start when the second ends; a scheduler that waits on the oldest run first would leave it
