@@ -65,7 +65,10 @@ def with_frozen_params(tx, task):
     def init(params):
         return tx.init(trainable(params))
 
-    def update(updates, state, params=None, **extra_args):  # extra: the clip's grad_norm, schedule_values
+    def update(updates, state, params=None, **extra_args):
+        # schedule_values passes on; grad_norm does not: train_step measured it over every gradient, the frozen
+        # subtrees' too, and the clip must measure the trained params' own (it does when given none).
+        extra_args.pop("grad_norm", None)
         new, state = optax.with_extra_args_support(tx).update(
             trainable(updates), state, None if params is None else trainable(params), **extra_args)
         out = jax.tree_util.tree_map(jnp.zeros_like, updates)

@@ -220,3 +220,31 @@ def test_a_train_step_is_one_program_for_every_learning_rate_warmup_and_length()
         updates.append(jax.tree_util.tree_leaves(state.params)[0])
     assert texts[0] == texts[1]
     assert not np.allclose(updates[0], updates[1])  # the numbers did reach the update
+
+
+def test_frozen_params_pass_the_schedule_values_on_and_let_the_clip_measure_the_trained_gradients():
+    """train.with_frozen_params (distillation's frozen teacher): the schedule's numbers reach the learning rate, and
+    the clip measures the student's gradients, not the norm train_step took over the teacher's too."""
+    from bert_jax.train import with_frozen_params
+
+    class Task:
+        frozen_subtrees = (("teacher",),)
+
+    rng = np.random.default_rng(3)
+    params = {"student": {"kernel": jnp.asarray(rng.normal(size=(4, 3)), jnp.float32)},
+              "teacher": {"kernel": jnp.asarray(rng.normal(size=(4, 3)), jnp.float32)}}
+    grads = {"student": {"kernel": jnp.asarray(rng.normal(size=(4, 3)), jnp.float32)},
+             "teacher": {"kernel": jnp.asarray(rng.normal(size=(4, 3)) * 100, jnp.float32)}}
+    schedule = warmup_then_decay(1e-2, 0, 10)
+    tx = create_optimizer("adamw", schedule, clip_norm=1.0)
+    frozen = with_frozen_params(tx, Task())
+    other = np.array(schedule.values)
+    other[0] = 5e-3  # another peak learning rate
+    updates, _ = frozen.update(grads, frozen.init(params), params, grad_norm=optax.global_norm(grads),
+                               schedule_values=jnp.asarray(other))
+    student_only, _ = tx.update(grads["student"], tx.init(params["student"]), params["student"],
+                                schedule_values=jnp.asarray(other))
+    np.testing.assert_allclose(updates["student"]["kernel"], student_only["kernel"], rtol=1e-6)
+    assert not np.any(np.asarray(updates["teacher"]["kernel"]))
+    at_the_schedules_own, _ = tx.update(grads["student"], tx.init(params["student"]), params["student"])
+    np.testing.assert_allclose(updates["student"]["kernel"], np.asarray(at_the_schedules_own["kernel"]) / 2, rtol=1e-6)
