@@ -42,7 +42,7 @@ def plan(workdir: str, runs: list[str], lrs: list[str], seeds: list[str]) -> lis
     rate, the runs (tasks) innermost. A train step is one program for every learning rate and seed (its inputs
     differ, not its code), so runs that go at once (``--parallel``) are other tasks where there are several, each
     compiling its own programs, and every later grid point loads them from the persistent compilation cache."""
-    parsed = [(shlex.split(run), label_of(shlex.split(run))) for run in runs]  # every --run checked before any runs
+    parsed = [(args, label_of(args)) for args in map(shlex.split, runs)]  # every --run checked before any runs
     out = []
     for seed in seeds:
         for lr in lrs:
