@@ -31,7 +31,9 @@ def forward_only() -> dict:
     if jax.default_backend() != "cpu":
         return {}
     try:
-        x = jax.device_put(jnp.ones((2, 2)), jax.devices("cpu")[0])
+        # Abstract arguments: no committed device, so an ambient mesh (train.run asks inside its own) cannot
+        # conflict with them, as a one-device array did with a multi-device mesh.
+        x = jax.ShapeDtypeStruct((2, 2), jnp.float32)
         jax.jit(jnp.dot, compiler_options=_CPU_EIGEN_DOTS).lower(x, x).compile()
     except Exception as error:  # an unknown option name or value: this jaxlib lacks it
         log.info("XLA:CPU Eigen matmuls for forward-only programs unavailable (%s); using XLA's defaults",
