@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+from tests.xla_env import cli_env
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 CASES = {
@@ -22,7 +24,7 @@ CASES = {
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_benchmark_prints_ours_peer_and_ratio(name):
     proc = subprocess.run([sys.executable, "-m", "bert_jax.bench", *CASES[name], "--repeats=1"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
+                          env=cli_env(), capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     lines = proc.stdout.splitlines()
     ours = [line for line in lines if line.startswith("bert_jax ")]
@@ -44,7 +46,7 @@ def test_benchmark_prints_ours_peer_and_ratio(name):
 
 def test_matmul_ceiling_prints_both_sides_for_the_layer_shapes():
     proc = subprocess.run([sys.executable, "-m", "bert_jax.bench", "gemm", "--size=tiny", "--batch=2", "--seq=16",
-                           "--repeats=1"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+                           "--repeats=1"], cwd=ROOT, env=cli_env(), capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = [line for line in proc.stdout.splitlines() if re.match(r"(projection|FFN|square) ", line)]
     assert len(rows) == 5, proc.stdout
@@ -87,7 +89,7 @@ def test_matmul_shapes_are_the_encoder_layer_kernels():
 
 def test_profile_prints_kernel_time_by_kind_for_both_sides(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "bert_jax.bench", "profile", "pretrain", "--size=tiny", "--seq=32",
-                           "--batch=4", "--profile-steps=2", "--top=5", f"--out={tmp_path}"], cwd=ROOT,
+                           "--batch=4", "--profile-steps=2", "--top=5", f"--out={tmp_path}"], cwd=ROOT, env=cli_env(),
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     for side in ("bert_jax", "HF_eager"):
@@ -130,8 +132,8 @@ def test_sides_are_timed_in_alternation_so_a_slow_phase_falls_on_both(monkeypatc
     (["finetune", "--size=tiny", "--lengths=qnli"], "invalid choice: 'qnli'"),
 ])
 def test_a_bad_option_is_refused_at_the_command_line(args, message):
-    proc = subprocess.run([sys.executable, "-m", "bert_jax.bench", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=600)
+    proc = subprocess.run([sys.executable, "-m", "bert_jax.bench", *args], cwd=ROOT, env=cli_env(),
+                          capture_output=True, text=True, timeout=600)
     assert proc.returncode == 2
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from bert_jax.data.readers import CONLL_TAGS
+from tests.xla_env import cli_env
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SWAG_HEADER = ["", "video-id", "fold-ind", "startphrase", "sent1", "sent2", "gold-source",
@@ -28,9 +29,10 @@ def vocab(minilm_dir):
 
 
 def cli(config: str, workdir, *overrides: str, check: bool = True) -> subprocess.CompletedProcess:
+    """The real CLI on one CPU device (tests/xla_env.py says why)."""
     cmd = [sys.executable, "-m", "bert_jax.main", f"--config={ROOT}/configs/{config}", f"--workdir={workdir}",
            *overrides]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, env=cli_env())
     if check and proc.returncode:
         raise AssertionError(f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return proc
@@ -259,7 +261,7 @@ def test_sweep_two_tasks_two_seeds_in_parallel_processes_writes_the_table_and_pl
             f"--config.data.vocab={vocab}" for task, folder in folders.items()]
     proc = subprocess.run([sys.executable, "-m", "bert_jax.sweep", f"--workdir={out}", *runs,
                            "--learning_rates=1e-4", "--seeds=0,1", "--parallel=2"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=900)
+                          text=True, timeout=900, env=cli_env())
     assert proc.returncode == 0, proc.stderr[-3000:]
     table = (out / "results.md").read_text()
     for task in folders:

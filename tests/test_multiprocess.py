@@ -136,36 +136,6 @@ def test_two_processes_match_one_process(runs):
     assert os.path.exists(two / "training_curves.png")
 
 
-def test_sigterm_to_one_host_stops_both_at_one_step_and_resume_matches(runs, tmp_path):
-    _, one = runs
-    workdir = tmp_path / "preempted"
-    data = ["--config.data.dir=" + str(runs[0] / "data"), "--config.ckpt_every=1000", "--config.eval_every=1000"]
-    processes = _start_two(workdir, *data)
-    deadline = time.time() + 300
-    while not (workdir / "metrics.jsonl").exists() or len(_metrics(workdir)) < 3:
-        if time.time() > deadline or any(p.poll() is not None for p in processes):
-            for p in processes:
-                p.kill()
-            outputs = [p.communicate()[0] for p in processes]
-            pytest.fail("the run did not reach step 3 (exit codes "
-                        f"{[p.returncode for p in processes]}):\n" +
-                        "\n".join(f"--- process {i} ---\n{out[-4000:]}" for i, out in enumerate(outputs)))
-        time.sleep(0.2)
-    processes[1].send_signal(signal.SIGTERM)  # only the second host is told
-    outputs = _finish(processes)
-    saved = Checkpointer(workdir).latest_step()
-    assert saved is not None and 3 <= saved < STEPS, saved
-    for out in outputs:
-        assert f"SIGTERM: checkpoint of step {saved} written; exiting" in out
-    _finish(_start_two(workdir, *data))  # resume to the end
-    resumed = [(m["step"], m["loss"]) for m in _metrics(workdir) if m["split"] == "train"]
-    assert [s for s, _ in resumed] == list(range(1, STEPS + 1))  # no step lost, none repeated
-    reference = {m["step"]: m["loss"] for m in _metrics(one) if m["split"] == "train"}
-    np.testing.assert_allclose([loss for _, loss in resumed], [reference[s] for s, _ in resumed], rtol=2e-5)
-    for a, b in zip(_params(workdir), _params(one), strict=True):
-        np.testing.assert_allclose(a, b, rtol=0, atol=2e-6)
-
-
 # Process 1 reaches the training loop `late` seconds (its first argument) after process 0, as when one host
 # compiles slower or is busier: process 0 then waits in the first step's gradient all-reduce.
 _LATE_SECOND_PROCESS = """
@@ -183,27 +153,52 @@ app.run(main.main)
 """
 
 
-def test_a_process_that_reaches_the_first_step_late_does_not_fail_the_run(runs, tmp_path):
-    """XLA:CPU's gloo connects a device group's peers the first time a program communicates over that group
-    and waits only 30 s for the others (jaxlib 0.10), so a host that compiled the first step 40 s later used
-    to fail the run ("Gloo context initialization failed", the gate of 2026-11-23). The groups are now
-    connected at start-up while the processes are in step; after that a collective waits 30 min.
+def test_a_late_host_own_data_then_sigterm_to_one_host_stops_both_and_the_resume_matches(runs, tmp_path):
+    """Three promises of one preempted two-process run and its resume (one launch instead of three):
 
-    The same run has each host's data directory on its own disk (a relative config.data.dir, one working
-    directory per process): process 0 finds the reference run's data, process 1 none, so it prepares its
-    own copy with process 0's trained vocab (a vocab trained again would differ: the `tokenizers` trainer
-    is not deterministic) and feeds the same batches, as the losses show."""
+    - A host late to the first step does not fail the run. XLA:CPU's gloo connects a device group's peers the
+      first time a program communicates over that group and waits only 30 s for the others (jaxlib 0.10), so a
+      host that compiled the first step 40 s later used to fail the run ("Gloo context initialization failed",
+      the gate of 2026-11-23). The groups are now connected at start-up while the processes are in step; after
+      that a collective waits 30 min. Here process 1 enters the training loop 40 s after process 0.
+    - Each host's data directory on its own disk (a relative config.data.dir, one working directory per
+      process): process 0 finds the reference run's data, process 1 none, so it prepares its own copy with
+      process 0's trained vocab (a vocab trained again would differ: the `tokenizers` trainer is not
+      deterministic) and feeds the same batches, as the losses show.
+    - SIGTERM to one host (process 1 only) stops both at the same step with a checkpoint, and the resumed run
+      ends where the uninterrupted one does: no step lost or repeated, the same losses and params."""
+    _, one = runs
     hosts = [tmp_path / "host0", tmp_path / "host1"]
     for host in hosts:
         host.mkdir()
     (hosts[0] / "data").symlink_to(runs[0] / "data")
-    _finish(_start_two(tmp_path / "late", "--config.data.dir=data", program=("-c", _LATE_SECOND_PROCESS, "40"),
-                       cwds=hosts))
+    workdir = tmp_path / "preempted"
+    overrides = ["--config.data.dir=data", "--config.ckpt_every=1000", "--config.eval_every=1000"]
+    processes = _start_two(workdir, *overrides, program=("-c", _LATE_SECOND_PROCESS, "40"), cwds=hosts)
+    deadline = time.time() + 420
+    while not (workdir / "metrics.jsonl").exists() or len(_metrics(workdir)) < 3:
+        if time.time() > deadline or any(p.poll() is not None for p in processes):
+            for p in processes:
+                p.kill()
+            outputs = [p.communicate()[0] for p in processes]
+            pytest.fail("the run did not reach step 3 (exit codes "
+                        f"{[p.returncode for p in processes]}):\n" +
+                        "\n".join(f"--- process {i} ---\n{out[-4000:]}" for i, out in enumerate(outputs)))
+        time.sleep(0.2)
+    processes[1].send_signal(signal.SIGTERM)  # only the second host is told
+    outputs = _finish(processes)
     assert (hosts[1] / "data" / "meta.json").exists()  # process 1 prepared its own copy
-    reference = {m["step"]: m["loss"] for m in _metrics(runs[1]) if m["split"] == "train"}
-    losses = [(m["step"], m["loss"]) for m in _metrics(tmp_path / "late") if m["split"] == "train"]
-    assert [s for s, _ in losses] == list(range(1, STEPS + 1))
-    np.testing.assert_allclose([loss for _, loss in losses], [reference[s] for s, _ in losses], rtol=2e-5)
+    saved = Checkpointer(workdir).latest_step()
+    assert saved is not None and 3 <= saved < STEPS, saved
+    for out in outputs:
+        assert f"SIGTERM: checkpoint of step {saved} written; exiting" in out
+    _finish(_start_two(workdir, *overrides, cwds=hosts))  # resume to the end
+    resumed = [(m["step"], m["loss"]) for m in _metrics(workdir) if m["split"] == "train"]
+    assert [s for s, _ in resumed] == list(range(1, STEPS + 1))  # no step lost, none repeated
+    reference = {m["step"]: m["loss"] for m in _metrics(one) if m["split"] == "train"}
+    np.testing.assert_allclose([loss for _, loss in resumed], [reference[s] for s, _ in resumed], rtol=2e-5)
+    for a, b in zip(_params(workdir), _params(one), strict=True):
+        np.testing.assert_allclose(a, b, rtol=0, atol=2e-6)
 
 
 def test_fine_tuning_on_two_processes_scores_and_predicts_as_one(tmp_path, minilm_dir):

@@ -23,6 +23,10 @@ TINY = os.path.join(ROOT, "configs", "pretrain_tiny.py")
 
 
 def load_config(arg="runlocal", **overrides):
+    """configs/pretrain_tiny.py with ``overrides`` (dotted keys). On one device unless the test names a mesh or a
+    device count: a CPU user's run (the meshes have their own tests; tests/xla_env.py)."""
+    if "mesh" not in overrides:
+        overrides.setdefault("num_devices", 1)
     spec = importlib.util.spec_from_file_location("pretrain_tiny", TINY)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
