@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 import sys
 import traceback
 
+import ml_collections
 from absl import app, flags
 from ml_collections import config_flags
 
@@ -85,6 +87,64 @@ def _main(argv) -> None:
     train.run(_CONFIG.value, _WORKDIR.value)
 
 
+def parse_flags(argv: list[str]) -> list[str]:
+    """absl's flag parsing, with a user's mistake as one line and exit 1: an unknown or malformed flag (absl's
+    own message, which app.run prints only for its default parser) and a ``--config.`` override that names no
+    field of the config (a typo, ``--config.learning_rate`` for ``--config.optim.learning_rate``), which
+    ml_collections raises as a KeyError / AttributeError from inside the parse."""
+    try:
+        return flags.FLAGS(argv)
+    except flags.Error as e:
+        _exit_with_error(f"{e} (--helpfull lists the flags)")
+    except (KeyError, AttributeError):
+        files = [a.split("=", 1)[1] for a in argv[1:] if a.startswith("--config=")]
+        if files:  # the parse stopped before storing the config: load it again to name the missing field
+            config = flags.FLAGS["config"].parser.parse(files[-1])
+            for arg in argv[1:]:
+                problem = missing_config_field(config, arg)
+                if problem:
+                    _exit_with_error(problem)
+        raise
+
+
+def missing_config_field(config, arg: str) -> str | None:
+    """What is wrong with the override ``arg`` (``--config.a.b=value``) if it names no field of ``config``,
+    with the closest field's name; None for any other argument."""
+    if not arg.startswith("--config."):
+        return None
+    flag = arg.split("=", 1)[0]
+    path = flag.removeprefix("--config.").split(".")
+    node = config
+    for depth, key in enumerate(path):
+        where = "config." + ".".join(path[:depth]) if depth else "the config"
+        if not isinstance(node, ml_collections.ConfigDict):
+            return f"{flag}: config.{'.'.join(path[:depth])} is a value, not a group of fields"
+        if key not in node:
+            here = [".".join([*path[:depth], k]) for k in node.keys()]
+            anywhere = [p for p in _field_paths(config) if p.rsplit(".", 1)[-1] == key]  # in another group
+            close = anywhere or difflib.get_close_matches(".".join(path[:depth + 1]), here, n=1)
+            hint = (f"did you mean --config.{close[0]}?" if close
+                    else f"{where} has: {', '.join(sorted(node.keys()))}")
+            return f"{flag}: {where} has no field {key!r}; {hint}"
+        node = node[key]
+    return None
+
+
+def _field_paths(config, prefix: str = "") -> list[str]:
+    """Dotted paths of every field of ``config``, groups included."""
+    paths = []
+    for key, value in config.items():
+        paths.append(prefix + key)
+        if isinstance(value, ml_collections.ConfigDict):
+            paths += _field_paths(value, prefix + key + ".")
+    return paths
+
+
+def _exit_with_error(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
 if __name__ == "__main__":
     flags.mark_flags_as_required(["config", "workdir"])
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)

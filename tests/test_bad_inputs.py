@@ -190,3 +190,44 @@ def test_the_cli_prints_a_check_s_message_in_one_line_and_keeps_tracebacks_for_e
     assert not main.check_failed(_raised(int, "x"))  # raised outside bert_jax
     missing = KeyError("the message")
     assert main.one_line(missing) == "error: the message"  # not "'the message'"
+
+
+def test_a_config_override_that_names_no_field_says_which_and_the_closest_field():
+    """ml_collections rejects such an override from inside absl's parse (a KeyError / AttributeError that app.run
+    printed as a 40-line traceback); main.py names the field and the closest one, from the config's own fields."""
+    from bert_jax import main
+
+    config = load_config_file("glue.py", "mrpc")
+    cases = {
+        "--config.optim.learning_rat=5e-5": "config.optim has no field 'learning_rat'; "
+                                            "did you mean --config.optim.learning_rate?",
+        "--config.learning_rate=5e-5": "the config has no field 'learning_rate'; "
+                                       "did you mean --config.optim.learning_rate?",  # the name, in another group
+        "--config.data.max_seq_len=64": "did you mean --config.data.max_seq_length?",
+        "--config.batch_size.x=1": "config.batch_size is a value, not a group of fields",
+        "--config.zzzqqq=1": "the config has no field 'zzzqqq'; the config has: allow_config_change, ",
+    }
+    for arg, expected in cases.items():
+        problem = main.missing_config_field(config, arg)
+        assert problem.startswith(arg.split("=")[0] + ": ") and expected in problem, (arg, problem)
+    assert main.missing_config_field(config, "--config.optim.learning_rate=1e-4") is None
+    assert main.missing_config_field(config, "--workdir=x") is None
+
+
+@pytest.mark.parametrize("arg, message", [
+    ("--config.optim.learning_rat=5e-5", "error: --config.optim.learning_rat: config.optim has no field "
+                                         "'learning_rat'; did you mean --config.optim.learning_rate?"),
+    ("--config.optim.learning_rate=abc", "error: flag --config.optim.learning_rate=abc: could not convert string "
+                                         "to float: 'abc' (--helpfull lists the flags)"),
+])
+def test_the_cli_prints_a_bad_flag_in_one_line_and_exits_1(tmp_path, arg, message):
+    import subprocess
+    import sys
+
+    from tests.xla_env import cli_env
+
+    proc = subprocess.run([sys.executable, "-m", "bert_jax.main", f"--config={CONFIGS}/glue.py:mrpc",
+                           f"--workdir={tmp_path / 'run'}", arg], capture_output=True, text=True, env=cli_env(),
+                          timeout=120)
+    assert proc.returncode == 1 and proc.stderr.strip() == message, proc.stderr[-2000:]
+    assert not (tmp_path / "run").exists()  # nothing written
