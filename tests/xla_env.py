@@ -5,7 +5,7 @@ runs the tests start have one (``cli_env``), as a CPU user's run has: on 8 host 
 kept 8 copies of the params and optimizer state and computed the optimizer update 8 times on the 2 cores
 (tests/test_finetune.py's RTE run from MiniLM: 75.6 → 56.0 s alone). What several devices do to a run is
 tested where it is the point: test_train.py's meshes and restores onto another mesh, test_sharding.py,
-test_multiprocess.py (2 processes × 4 devices, fine-tuning included), the checkpoint tests.
+test_multiprocess.py (2 processes × 4 devices, fine-tuning included).
 
 LLVM runs at -O1 for the tests' CPU programs: the suite is mostly compiles of tiny runs, and -O1 compiles them
 35-40% faster (a MiniLM train step 11.1 → 7.9 s, its initialisation 6.5 → 4.4 s on the 2-core CI machine) for
