@@ -383,6 +383,35 @@ def test_ner_windows_label_first_subwords_and_add_document_context(tmp_path, voc
         [IGNORE] * (1 + len(before)) + expected[1:] + [IGNORE] * (len(after) + 1)
 
 
+def test_ner_document_context_is_the_nearest_pieces_of_the_same_document_split_half_and_half():
+    """ner_windows._context against its definition written out plainly (every earlier and later sentence of the
+    same document, nearest first; half the room each side, a side's unused half to the other), on random documents
+    of random sentence lengths, for rooms from 0 to past a whole document: the left walk stops early (at the
+    document's start or once it holds the room), which must not change a window."""
+    from types import SimpleNamespace
+
+    from bert_jax.data.ner_windows import _context
+
+    def reference(sentences, flat, i, room):
+        doc = sentences[i].document
+        before = [p for j in range(i - 1, -1, -1) if sentences[j].document == doc for p in reversed(flat[j])]
+        after = [p for j in range(i + 1, len(sentences)) if sentences[j].document == doc for p in flat[j]]
+        left = min(len(before), max(room // 2, room - len(after)))
+        return list(reversed(before[:left])), after[:room - left]
+
+    rng = np.random.default_rng(0)
+    documents = np.repeat(np.arange(6), rng.integers(1, 9, 6))  # consecutive, as read_conll numbers them
+    sentences = [SimpleNamespace(document=int(d)) for d in documents]
+    flat, next_id = [], 0
+    for _ in sentences:
+        n = int(rng.integers(0, 7))
+        flat.append(list(range(next_id, next_id + n)))
+        next_id += n
+    for i in range(len(sentences)):
+        for room in (0, 1, 2, 3, 5, 8, 13, 21, 60):
+            assert _context(sentences, flat, i, room) == reference(sentences, flat, i, room), (i, room)
+
+
 def test_model_config_comes_from_init_from_and_config_model_overrides_it(minilm_dir, tmp_path):
     from bert_jax.tasks.finetune import model_config_for
 
