@@ -97,7 +97,8 @@ def parse_flags(argv: list[str]) -> list[str]:
     except flags.Error as e:
         _exit_with_error(f"{e} (--helpfull lists the flags)")
     except (KeyError, AttributeError):
-        files = [a.split("=", 1)[1] for a in argv[1:] if a.startswith("--config=")]
+        files = [a.split("=", 1)[1] if a.startswith("--config=") else argv[k + 1]
+                 for k, a in enumerate(argv[:-1]) if k and (a.startswith("--config=") or a == "--config")]
         if files:  # the parse stopped before storing the config: load it again to name the missing field
             config = flags.FLAGS["config"].parser.parse(files[-1])
             for arg in argv[1:]:

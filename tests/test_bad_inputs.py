@@ -214,20 +214,22 @@ def test_a_config_override_that_names_no_field_says_which_and_the_closest_field(
     assert main.missing_config_field(config, "--workdir=x") is None
 
 
+@pytest.mark.parametrize("config_form", ["--config=FILE", "--config FILE"])
 @pytest.mark.parametrize("arg, message", [
     ("--config.optim.learning_rat=5e-5", "error: --config.optim.learning_rat: config.optim has no field "
                                          "'learning_rat'; did you mean --config.optim.learning_rate?"),
     ("--config.optim.learning_rate=abc", "error: flag --config.optim.learning_rate=abc: could not convert string "
                                          "to float: 'abc' (--helpfull lists the flags)"),
 ])
-def test_the_cli_prints_a_bad_flag_in_one_line_and_exits_1(tmp_path, arg, message):
+def test_the_cli_prints_a_bad_flag_in_one_line_and_exits_1(tmp_path, arg, message, config_form):
     import subprocess
     import sys
 
     from tests.xla_env import cli_env
 
-    proc = subprocess.run([sys.executable, "-m", "bert_jax.main", f"--config={CONFIGS}/glue.py:mrpc",
-                           f"--workdir={tmp_path / 'run'}", arg], capture_output=True, text=True, env=cli_env(),
-                          timeout=120)
+    config = f"{CONFIGS}/glue.py:mrpc"
+    config_args = [f"--config={config}"] if config_form == "--config=FILE" else ["--config", config]
+    proc = subprocess.run([sys.executable, "-m", "bert_jax.main", *config_args, f"--workdir={tmp_path / 'run'}",
+                           arg], capture_output=True, text=True, env=cli_env(), timeout=120)
     assert proc.returncode == 1 and proc.stderr.strip() == message, proc.stderr[-2000:]
     assert not (tmp_path / "run").exists()  # nothing written
