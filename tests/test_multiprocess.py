@@ -154,7 +154,7 @@ app.run(main.main)
 
 
 def test_a_late_host_own_data_then_sigterm_to_one_host_stops_both_and_the_resume_matches(runs, tmp_path):
-    """Three promises of one preempted two-process run and its resume (one launch instead of three):
+    """Three promises of one preempted two-process run and its resume (two launches where they took three):
 
     - A host late to the first step does not fail the run. XLA:CPU's gloo connects a device group's peers the
       first time a program communicates over that group and waits only 30 s for the others (jaxlib 0.10), so a
