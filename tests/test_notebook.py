@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from tests.test_finetune import rte_folder
-from tests.xla_env import xla_flags
+from tests.xla_env import cli_env
 
 pytestmark = pytest.mark.slow
 
@@ -51,7 +51,7 @@ def test_notebook_runs_top_to_bottom_in_runlocal_mode(tmp_path, shared_or_none, 
     assert len(cells) >= 6
     (tmp_path / "cells.json").write_text(json.dumps(cells))
     workdir = tmp_path / "colab_rte"
-    env = dict(os.environ, XLA_FLAGS=xla_flags(1))  # one CPU device, as Colab's CPU runtime
+    env = cli_env()  # one CPU device, as Colab's CPU runtime
     env.update(BERT_JAX_NOTEBOOK_RUNLOCAL="1", BERT_JAX_NOTEBOOK_WORKDIR=str(workdir),
                BERT_JAX_NOTEBOOK_DATA=rte_folder(tmp_path, shared_or_none), MPLBACKEND="Agg")
     result = subprocess.run([sys.executable, "-c", RUNNER, str(tmp_path / "cells.json")], cwd=ROOT, env=env,

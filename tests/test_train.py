@@ -16,7 +16,7 @@ import pytest
 
 from bert_jax import train
 from bert_jax.checkpoint import Checkpointer
-from tests.xla_env import xla_flags
+from tests.xla_env import cli_env
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = os.path.join(ROOT, "configs", "pretrain_tiny.py")
@@ -128,8 +128,7 @@ def _cli(workdir, data_dir, *extra):
 
 
 def _env():
-    env = dict(os.environ)
-    env["XLA_FLAGS"] = xla_flags(1)
+    env = cli_env()
     env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
     return env
 
