@@ -72,7 +72,7 @@ def run_config() -> ml_collections.ConfigDict:
         accumulate_steps=1,
     ))
     c.num_train_epochs = 0.0  # >0 with total_steps 0: the steps of this many passes over the training set
-    c.total_steps = 0
+    c.total_steps = 0  # >0: the run's length, whatever num_train_epochs says
     c.batch_size = 32  # global, in sequences (examples for fine-tuning)
     c.eval_batch_size = 64
     c.eval_batches = 0  # 0 = the whole eval split

@@ -49,12 +49,17 @@ def check_batch_sizes(config, mesh_shape: dict[str, int]) -> None:
 
 
 def schedule_steps(config, task) -> tuple[int, int, int]:
-    """(total steps, warmup steps, steps per epoch): from ``num_train_epochs`` over the task's training
-    examples when set (fine-tuning), else ``total_steps``; warmup as ``optim.warmup_fraction`` of the
-    total when set, else ``optim.warmup_steps``. Steps per epoch is 0 for endless streams."""
+    """(total steps, warmup steps, steps per epoch): ``total_steps`` when positive, else ``num_train_epochs``
+    over the task's training examples (fine-tuning); warmup as ``optim.warmup_fraction`` of the total when
+    set, else ``optim.warmup_steps``. Steps per epoch is 0 for endless streams (no ``num_train_epochs``).
+
+    total_steps wins because a fine-tuning config sets num_train_epochs and a user who also passes
+    ``--config.total_steps=N`` asks for N steps: epochs used to win, so such a run silently trained 3 epochs.
+    """
     epochs = config.num_train_epochs
     per_epoch = math.ceil(task.num_train_examples / config.batch_size) if epochs else 0
-    total = math.ceil(epochs * task.num_train_examples / config.batch_size) if epochs else config.total_steps
+    total = config.total_steps if config.total_steps > 0 else math.ceil(epochs * task.num_train_examples /
+                                                                        config.batch_size)
     fraction = config.optim.warmup_fraction
     warmup = round(fraction * total) if fraction else config.optim.warmup_steps
     return total, warmup, per_epoch
