@@ -60,25 +60,27 @@ def setup(what: str):
             [pretrain_bench.padded_batch(config, lengths, 128)])
 
 
-def main() -> None:
-    what, rounds = sys.argv[1], int(sys.argv[2])
-    model, task, batches = setup(what)
-    tx = create_optimizer("adamw", 2e-5)
-    example = {k: v[:1] for k, v in batches[0].items()}
-    device_batches = [jax.device_put({k: jnp.asarray(v) for k, v in b.items()}) for b in batches]
+def compile_variants(model, task, tx, device_batches: list, patches: dict) -> tuple[dict, dict, dict]:
+    """Each variant's train step, compiled twice (its patch applied before tracing), the second kept, each with
+    its own fresh state: (compiled steps, states, compile seconds) by variant name."""
+    example = {k: v[:1] for k, v in device_batches[0].items()}
     init = jax.jit(lambda rng: nn.unbox(create_state(rng, model=model, tx=tx, example=example, task=task)))
-    steps, states, compiles = {}, {}, {name: [] for name in VARIANTS}
+    steps, states, compiles = {}, {}, {name: [] for name in patches}
     for _ in range(2):
-        for name, draw in VARIANTS.items():
-            dropout.random_draws = draw  # read when the step is traced
-            state = init(jax.random.PRNGKey(0))
+        for name, patch in patches.items():
+            patch()  # read when the step is traced
+            states[name] = init(jax.random.PRNGKey(0))
             step = jax.jit(functools.partial(train_step, model=model, task=task, tx=tx), donate_argnums=0)
             start = time.perf_counter()
-            steps[name] = step.lower(state, device_batches[0]).compile()
+            steps[name] = step.lower(states[name], device_batches[0]).compile()
             compiles[name].append(time.perf_counter() - start)
-            states[name] = state
-    print("compile s:", {k: [round(x, 2) for x in v] for k, v in compiles.items()}, flush=True)
-    times = {name: [] for name in steps}
+    return steps, states, compiles
+
+
+def interleaved_rounds(steps: dict, states: dict, device_batches: list, rounds: int) -> tuple[dict, dict]:
+    """Seconds per step of each variant in ``rounds`` rounds (all batches once per round), alternating which goes
+    first; and each variant's last loss."""
+    times, losses = {name: [] for name in steps}, {}
     for r in range(rounds):
         for name in list(steps) if r % 2 == 0 else list(steps)[::-1]:
             start = time.perf_counter()
@@ -86,12 +88,30 @@ def main() -> None:
                 states[name], metrics = steps[name](states[name], b)
             jax.block_until_ready(metrics["loss"])
             times[name].append((time.perf_counter() - start) / len(device_batches))
+            losses[name] = float(metrics["loss"])
         print(r, {k: round(v[-1] * 1e3) for k, v in times.items()}, flush=True)
+    return times, losses
+
+
+def report(times: dict, new: str, old: str) -> None:
+    """Medians (the first round left out) and the paired ratio new/old."""
     for name, ts in times.items():
         print(f"{name}: median {np.median(ts[1:]) * 1e3:.1f} ms")
-    ratio = np.array(times["interleaved"][1:]) / np.array(times["concatenated"][1:])
-    print(f"paired interleaved/concatenated: median {np.median(ratio):.3f}, quartiles "
+    ratio = np.array(times[new][1:]) / np.array(times[old][1:])
+    print(f"paired {new}/{old}: median {np.median(ratio):.3f}, quartiles "
           f"{np.percentile(ratio, 25):.3f}-{np.percentile(ratio, 75):.3f}")
+
+
+def main() -> None:
+    what, rounds = sys.argv[1], int(sys.argv[2])
+    model, task, batches = setup(what)
+    tx = create_optimizer("adamw", 2e-5)
+    device_batches = [jax.device_put({k: jnp.asarray(v) for k, v in b.items()}) for b in batches]
+    patches = {name: functools.partial(setattr, dropout, "random_draws", draw) for name, draw in VARIANTS.items()}
+    steps, states, compiles = compile_variants(model, task, tx, device_batches, patches)
+    print("compile s:", {k: [round(x, 2) for x in v] for k, v in compiles.items()}, flush=True)
+    times, _ = interleaved_rounds(steps, states, device_batches, rounds)
+    report(times, "interleaved", "concatenated")
 
 
 if __name__ == "__main__":
