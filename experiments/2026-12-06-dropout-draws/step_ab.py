@@ -60,6 +60,13 @@ def setup(what: str):
             [pretrain_bench.padded_batch(config, lengths, 128)])
 
 
+def prepared(what: str):
+    """(model, task, optimizer, batches on the device) of ``setup(what)``, as every step A/B runs them."""
+    model, task, batches = setup(what)
+    device_batches = [jax.device_put({k: jnp.asarray(v) for k, v in b.items()}) for b in batches]
+    return model, task, create_optimizer("adamw", 2e-5), device_batches
+
+
 def compile_variants(model, task, tx, device_batches: list, patches: dict) -> tuple[dict, dict, dict]:
     """Each variant's train step, compiled twice (its patch applied before tracing), the second kept, each with
     its own fresh state: (compiled steps, states, compile seconds) by variant name."""
@@ -104,9 +111,7 @@ def report(times: dict, new: str, old: str) -> None:
 
 def main() -> None:
     what, rounds = sys.argv[1], int(sys.argv[2])
-    model, task, batches = setup(what)
-    tx = create_optimizer("adamw", 2e-5)
-    device_batches = [jax.device_put({k: jnp.asarray(v) for k, v in b.items()}) for b in batches]
+    model, task, tx, device_batches = prepared(what)
     patches = {name: functools.partial(setattr, dropout, "random_draws", draw) for name, draw in VARIANTS.items()}
     steps, states, compiles = compile_variants(model, task, tx, device_batches, patches)
     print("compile s:", {k: [round(x, 2) for x in v] for k, v in compiles.items()}, flush=True)

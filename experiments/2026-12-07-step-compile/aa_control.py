@@ -15,18 +15,12 @@ from bert_jax import host_memory  # noqa: E402
 
 host_memory.keep_freed_memory()  # as the CLI's train loop runs (and as the A/Bs ran)
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-from step_ab import compile_variants, interleaved_rounds, report, setup  # noqa: E402
-
-from bert_jax.optim import create_optimizer  # noqa: E402
+from step_ab import compile_variants, interleaved_rounds, prepared, report  # noqa: E402
 
 
 def main() -> None:
     what, rounds = sys.argv[1], int(sys.argv[2])
-    model, task, batches = setup(what)
-    tx = create_optimizer("adamw", 2e-5)
-    device_batches = [jax.device_put({k: jnp.asarray(v) for k, v in b.items()}) for b in batches]
+    model, task, tx, device_batches = prepared(what)
     steps, states, _ = compile_variants(model, task, tx, device_batches, {"first": lambda: None,
                                                                           "second": lambda: None})
     times, _ = interleaved_rounds(steps, states, device_batches, rounds)

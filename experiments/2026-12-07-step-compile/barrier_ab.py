@@ -27,10 +27,9 @@ host_memory.keep_freed_memory()  # as the CLI's train loop runs
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
-from step_ab import compile_variants, interleaved_rounds, report, setup  # noqa: E402
+from step_ab import compile_variants, interleaved_rounds, prepared, report  # noqa: E402
 
 from bert_jax.models import dropout  # noqa: E402
-from bert_jax.optim import create_optimizer  # noqa: E402
 
 fused_keep_mask = dropout.keep_mask
 
@@ -56,9 +55,7 @@ def count_hash_fusions(compiled) -> int:
 def main() -> None:
     what, rounds, other = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     variants = {"fused": fused_keep_mask, other: OTHERS[other]}
-    model, task, batches = setup(what)
-    tx = create_optimizer("adamw", 2e-5)
-    device_batches = [jax.device_put({k: jnp.asarray(v) for k, v in b.items()}) for b in batches]
+    model, task, tx, device_batches = prepared(what)
     patches = {name: functools.partial(setattr, dropout, "keep_mask", mask) for name, mask in variants.items()}
     steps, states, compiles = compile_variants(model, task, tx, device_batches, patches)
     print("trace+lower+compile s:", {k: [round(x, 2) for x in v] for k, v in compiles.items()}, flush=True)
