@@ -191,5 +191,10 @@ class PreemptionFlag:
         return self.requested
 
     def restore_handler(self) -> None:
+        """Gives SIGTERM back to the handler the run found, unless a SIGTERM stopped the run: then the process
+        has been told to terminate and is on its way out with its checkpoint written, and SIGTERM stays
+        ignored. Schedulers, ``timeout`` and kill loops repeat the signal until the process is gone; a repeat
+        after this point must not turn the clean stop into a death by signal (exit -15). A Python handler
+        would not do: the interpreter resets those to the default action as it finalizes (SIG_IGN it keeps)."""
         if not self._multi:
-            signal.signal(signal.SIGTERM, self._previous)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN if self.requested else self._previous)
