@@ -4,6 +4,8 @@ import csv
 import glob
 import json
 import os
+import random
+import string
 import unicodedata
 
 import numpy as np
@@ -279,6 +281,27 @@ def test_train_wordpiece_writes_a_google_vocab_that_hf_reads(shared_data, tmp_pa
     hf = hf_tokenizer_from_vocab(transformers, str(tmp_path / "wp" / "vocab.txt"), str(tmp_path / "hf"))
     assert tok.encode(text).input_ids == hf(text)["input_ids"]
     assert isinstance(load_tokenizer(str(tmp_path / "wp")), WordPieceTokenizer)
+
+
+def test_train_wordpiece_gives_the_same_vocab_every_time(tmp_path):
+    """The `tokenizers` trainer alone numbers '##' pieces in hash-map order and breaks ties between equally
+    frequent merges by those numbers (huggingface/tokenizers#1794): on this corpus three runs gave three
+    vocabs. Zipf-distributed random words, so that many merges tie."""
+    rng = random.Random(0)
+    words = ["".join(rng.choices(string.ascii_lowercase, k=rng.randint(2, 9))) for _ in range(3000)]
+    weights = [1 / (rank + 1) for rank in range(len(words))]
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(" ".join(rng.choices(words, weights, k=12)) for _ in range(4000)))
+    vocabs = []
+    for run in range(3):
+        train_wordpiece(str(corpus), vocab_size=1000, out_dir=str(tmp_path / str(run)))
+        vocabs.append((tmp_path / str(run) / "vocab.txt").read_text().splitlines())
+    assert vocabs[1] == vocabs[0] and vocabs[2] == vocabs[0]
+    # Google's layout: the specials, the characters, their '##' forms, then the merged pieces.
+    single = [t for t in vocabs[0][5:] if len(t) == 1]
+    continuing = [t for t in vocabs[0] if t.startswith("##") and len(t) == 3]
+    assert single == sorted(string.ascii_lowercase) and continuing == ["##" + c for c in single]
+    assert vocabs[0][:5 + 2 * len(single)] == [*SPECIAL_TOKENS, *single, *continuing]
 
 
 def test_train_and_use_sentencepiece(shared_data, tmp_path):

@@ -61,10 +61,9 @@ def train_vocab(corpus_file: str, data, out_dir: str, seed: int) -> None:
 def prepare(data_dir: str, data, seed: int) -> None:
     """Process 0 prepares while the others wait at a barrier. A host that still finds no data after the
     barrier (a data directory on host-local disk, not a shared filesystem) prepares its own copy with
-    process 0's vocab: the rest of the preparation is a function of the config and the vocab, but training a
-    WordPiece or BPE vocab is not deterministic (the `tokenizers` trainer breaks count ties in hash-map
-    order, huggingface/tokenizers#1794: three preparations of the tiny config gave three vocabs), and hosts
-    with different vocabs would feed one model different token ids."""
+    process 0's vocab: the rest of the preparation is a function of the config and the vocab. The vocab
+    training is deterministic too (vocab_training.train_wordpiece), but hosts with different `tokenizers`
+    versions could still train different vocabs and feed one model different token ids; a copy cannot."""
     shared_vocab = f"bert_jax: trained vocab of {data_dir}"  # the config's path: the same on every host
     if jax.process_index() == 0:
         _prepare_here(data_dir, data, seed)

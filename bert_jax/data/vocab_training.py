@@ -29,27 +29,44 @@ def _expand(files: Sequence[str] | str) -> list[str]:
 def train_wordpiece(files: Sequence[str] | str, vocab_size: int, out_dir: str, lowercase: bool = True,
                     min_frequency: int = 2, limit_alphabet: int = 1000) -> WordPieceTokenizer:
     """Learns a WordPiece vocab with BERT's normalisation and writes ``out_dir/vocab.txt`` in Google's
-    layout: [PAD] [UNK] [CLS] [SEP] [MASK] first, then single characters and '##' pieces by merge order."""
-    from tokenizers import Tokenizer as RustTokenizer
-    from tokenizers import models, normalizers, pre_tokenizers, trainers
+    layout: [PAD] [UNK] [CLS] [SEP] [MASK] first, then single characters, their '##' forms, and the merged
+    pieces by merge order.
 
+    The same text gives the same vocab every time. The `tokenizers` trainer alone does not: it numbers each
+    '##c' piece when it first meets it while walking a hash map of words, and breaks ties between equally
+    frequent merges by those numbers (huggingface/tokenizers#1794; three runs on the quickstart's corpus gave
+    three vocabs). So a first pass, stopped before any merge, finds the '##c' pieces (a set that does not
+    depend on the walk), and the real pass gets them as reserved tokens in code-point order."""
     paths = _expand(files)
-    rust = RustTokenizer(models.WordPiece(unk_token="[UNK]"))
-    rust.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, lowercase=lowercase)
-    rust.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    trainer = trainers.WordPieceTrainer(
-        vocab_size=vocab_size, min_frequency=min_frequency, limit_alphabet=limit_alphabet,
-        special_tokens=list(SPECIAL_TOKENS), continuing_subword_prefix="##", show_progress=False,
-    )
-    rust.train(paths, trainer)
-    vocab = rust.get_vocab()
-    ordered = sorted(vocab, key=vocab.__getitem__)
+    first = _train_wordpiece_pass(paths, 1, lowercase, min_frequency, limit_alphabet, list(SPECIAL_TOKENS))
+    continuing = sorted(t for t in first if t.startswith("##") and len(t) == 3)
+    vocab = _train_wordpiece_pass(paths, vocab_size, lowercase, min_frequency, limit_alphabet,
+                                  [*SPECIAL_TOKENS, *continuing])
+    layout = {t: 0 for t in SPECIAL_TOKENS} | {t: 2 for t in continuing}
+    ordered = sorted(vocab, key=lambda t: (layout.get(t, 1 if len(t) == 1 else 3), vocab[t]))
     os.makedirs(out_dir, exist_ok=True)
     vocab_file = os.path.join(out_dir, "vocab.txt")
     write_text(vocab_file, "".join(f"{t}\n" for t in ordered))
     tokenizer = WordPieceTokenizer(vocab_file, lowercase=lowercase)
     tokenizer.save(out_dir)
     return tokenizer
+
+
+def _train_wordpiece_pass(paths: list[str], vocab_size: int, lowercase: bool, min_frequency: int,
+                          limit_alphabet: int, reserved: list[str]) -> dict[str, int]:
+    """One run of the `tokenizers` WordPiece trainer; ``reserved`` tokens take the first ids, in order."""
+    from tokenizers import Tokenizer as RustTokenizer
+    from tokenizers import models, normalizers, pre_tokenizers, trainers
+
+    rust = RustTokenizer(models.WordPiece(unk_token="[UNK]"))
+    rust.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, lowercase=lowercase)
+    rust.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    trainer = trainers.WordPieceTrainer(
+        vocab_size=vocab_size, min_frequency=min_frequency, limit_alphabet=limit_alphabet,
+        special_tokens=reserved, continuing_subword_prefix="##", show_progress=False,
+    )
+    rust.train(paths, trainer)
+    return rust.get_vocab()
 
 
 def train_sentencepiece(files: Sequence[str] | str, vocab_size: int, out_dir: str, lowercase: bool = True,
