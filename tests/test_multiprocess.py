@@ -163,8 +163,8 @@ def test_a_late_host_own_data_then_sigterm_to_one_host_stops_both_and_the_resume
       that a collective waits 30 min. Here process 1 enters the training loop 40 s after process 0.
     - Each host's data directory on its own disk (a relative config.data.dir, one working directory per
       process): process 0 finds the reference run's data, process 1 none, so it prepares its own copy with
-      process 0's trained vocab (a vocab trained again would differ: the `tokenizers` trainer is not
-      deterministic) and feeds the same batches, as the losses show.
+      process 0's trained vocab (not trained again: a host's `tokenizers` version may differ) and feeds the
+      same batches, as the losses show.
     - SIGTERM to one host (process 1 only) stops both at the same step with a checkpoint, and the resumed run
       ends where the uninterrupted one does: no step lost or repeated, the same losses and params."""
     _, one = runs
