@@ -133,20 +133,30 @@ def test_unknown_optimizer_and_schedule_are_clear_errors():
 
 
 @pytest.mark.parametrize("scale", [0.01, 10.0])  # a norm under the limit (no clip) and over it (clipped)
-def test_clip_takes_the_callers_norm_and_equals_optax(scale):
+def test_clip_scales_by_one_factor_and_takes_the_callers_norm(scale):
+    """g · max_norm / max(norm, max_norm), tf.clip_by_global_norm's and torch's clip_grad_norm_'s form, to the
+    bit in float32 (NumPy); within an ulp of optax's divide-then-select; unclipped gradients unchanged."""
     rng = np.random.default_rng(5)
     grads = {"a": jnp.asarray(rng.normal(size=(7, 5)) * scale, jnp.float32),
              "b": jnp.asarray(rng.normal(size=3) * scale, jnp.float32)}
-    want, _ = optax.clip_by_global_norm(1.0).update(grads, optax.EmptyState())
-    clip = clip_by_global_norm(1.0)
-    for kwargs in ({}, {"grad_norm": optax.global_norm(grads)}):
-        got, _ = clip.update(grads, clip.init(grads), None, **kwargs)
-        for k in grads:
-            np.testing.assert_array_equal(np.asarray(got[k]), np.asarray(want[k]))
-    # The given norm is the one used: twice the true norm halves a clipped gradient once more.
+    norm = np.float32(np.sqrt(sum(np.sum(np.square(np.asarray(g, np.float64))) for g in grads.values())))
+    factor = np.float32(1.0) / np.maximum(norm, np.float32(1.0))
+    optax_clipped, _ = optax.clip_by_global_norm(1.0).update(grads, optax.EmptyState())
+    for given_norm in (True, False):
+        clip = clip_by_global_norm(1.0, given_norm=given_norm)
+        for kwargs in ({}, {"grad_norm": jnp.float32(norm)}):
+            got, _ = clip.update(grads, clip.init(grads), None, **kwargs)
+            for k in grads:
+                np.testing.assert_array_equal(np.asarray(got[k]), np.asarray(grads[k]) * factor)
+                np.testing.assert_allclose(np.asarray(got[k]), np.asarray(optax_clipped[k]), rtol=2.5e-7)
+                if scale < 1:
+                    np.testing.assert_array_equal(np.asarray(got[k]), np.asarray(grads[k]))
+    # The given norm is the one used (unless given_norm=False): twice the true norm halves a clipped gradient.
     if scale > 1:
-        got, _ = clip.update(grads, clip.init(grads), None, grad_norm=2 * optax.global_norm(grads))
-        np.testing.assert_allclose(np.asarray(got["a"]), np.asarray(want["a"]) / 2, rtol=1e-6)
+        for given_norm, divisor in ((True, 2), (False, 1)):
+            clip = clip_by_global_norm(1.0, given_norm=given_norm)
+            got, _ = clip.update(grads, clip.init(grads), None, grad_norm=jnp.float32(2 * norm))
+            np.testing.assert_allclose(np.asarray(got["a"]), np.asarray(grads["a"]) * factor / divisor, rtol=1e-6)
 
 
 def _tiny_step_setup(loss_scale: float = 1.0, seed: int = 7):
