@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -25,6 +24,7 @@ import pytest
 
 from bert_jax.checkpoint import Checkpointer
 from tests.test_finetune import rte_folder
+from tests.test_train import sigterm_until_gone
 from tests.xla_env import xla_flags
 
 # One xdist worker runs these in order: two multi-process runs at once would only compete for the cores.
@@ -186,12 +186,9 @@ def test_a_late_host_own_data_then_sigterm_to_one_host_stops_both_and_the_resume
                         f"{[p.returncode for p in processes]}):\n" +
                         "\n".join(f"--- process {i} ---\n{out[-4000:]}" for i, out in enumerate(outputs)))
         time.sleep(0.2)
-    # Only the second host is told, again every 50 ms until it is gone (as schedulers repeat it): the
-    # repeats land in the agreed step, the save and the teardown, and must not change the exit status.
-    deadline = time.time() + 120
-    while processes[1].poll() is None and time.time() < deadline:
-        processes[1].send_signal(signal.SIGTERM)
-        time.sleep(0.05)
+    # Only the second host is told, again until it is gone: the repeats land in the agreed step, the save
+    # and the teardown, and must not change the exit status.
+    sigterm_until_gone(processes[1])
     outputs = _finish(processes)
     assert (hosts[1] / "data" / "meta.json").exists()  # process 1 prepared its own copy
     saved = Checkpointer(workdir).latest_step()

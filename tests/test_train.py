@@ -146,6 +146,14 @@ def _wait_for_step(workdir, step, process, timeout=240):
     raise TimeoutError(f"step {step} not reached")
 
 
+def sigterm_until_gone(process: subprocess.Popen, every: float = 0.05, timeout: float = 120) -> None:
+    """SIGTERM to ``process`` every ``every`` seconds until it exits, as schedulers and kill loops repeat it."""
+    deadline = time.time() + timeout
+    while process.poll() is None and time.time() < deadline:
+        process.send_signal(signal.SIGTERM)
+        time.sleep(every)
+
+
 class Reference(NamedTuple):
     params: dict
     compilation_cache: str
@@ -188,13 +196,10 @@ def test_repeated_sigterm_saves_exits_zero_and_resume_continues(tmp_path, data_d
     process = subprocess.Popen(_cli(workdir, data_dir), env=_env(), stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE)
     reached = _wait_for_step(workdir, 10, process)
-    # SIGTERM again every 50 ms until the process is gone, as schedulers and kill loops do: the repeats land
-    # in the step in flight, the synchronous save and the interpreter's teardown after it, and none of them
-    # may spoil the save or the exit status (a repeat after the run had returned once killed it: exit -15).
-    deadline = time.time() + 120
-    while process.poll() is None and time.time() < deadline:
-        process.send_signal(signal.SIGTERM)
-        time.sleep(0.05)
+    # The repeats land in the step in flight, the synchronous save and the interpreter's teardown after it,
+    # and none of them may spoil the save or the exit status (a repeat after the run had returned once
+    # killed it: exit -15).
+    sigterm_until_gone(process)
     _, stderr = process.communicate(timeout=10)
     assert process.returncode == 0, stderr.decode()[-2000:]
     saved = Checkpointer(workdir).latest_step()

@@ -47,8 +47,8 @@ def params_of(size: str):
     return nn.unbox(jax.jit(model.init)(jax.random.PRNGKey(0), **example)["params"])
 
 
-def fusion_bytes(compiled) -> tuple[int, int]:
-    """(fusions, MB of their array operands and results) in the compiled update: a rough traffic count."""
+def fusion_counts(compiled) -> tuple[int, int]:
+    """(loop fusions, f32 arrays they name: operands and results) in the compiled update: a rough traffic count."""
     text = compiled.as_text()
     fusions = [line for line in text.splitlines() if " fusion(" in line and "kind=kLoop" in line]
     return len(fusions), sum(line.count("f32[") for line in fusions)
@@ -75,7 +75,7 @@ def main() -> None:
         state = (jax.tree_util.tree_map(jnp.copy, params), tx.init(params))
         compiled = fn.lower(*state, grads, grad_norm).compile()
         variants[name] = [compiled, state]
-        print(name, "loop fusions, f32 operands+results:", fusion_bytes(compiled), flush=True)
+        print(name, "loop fusions, f32 operands+results:", fusion_counts(compiled), flush=True)
     out = {}
     for name, (compiled, state) in variants.items():
         out[name] = compiled(*state, grads, grad_norm)
