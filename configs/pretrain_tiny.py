@@ -9,7 +9,8 @@ MLM accuracy 14.5%, far above the most-frequent-token baseline's 5.9% (both in e
 No dropout: a model this small on this corpus underfits (train and held-out accuracy move together), so
 dropout only slowed it. Measured the same day: 1,500 steps with dropout 0.1, 508 s and 14.8%; 1,000 steps
 without, 282 s and 14.5%, 294 s and 14.9% (the trained vocab varied by run then; it is deterministic since
-2026-12-07: 14.49% in every run with Python 3.11.7's stdlib). 15.0% takes 1,300 steps (+30% of the steps).
+2026-12-07: 14.49% in every run with Python 3.11.7's stdlib; 14.82% with --config.seed=1). 15.0% takes
+1,300 steps (+30% of the steps); optimizer variants moved it less than the seed does (docs/performance.md).
 Running the command again resumes (and, once finished, only re-evaluates). `:runlocal` shrinks it to a
 smoke run.
 """
