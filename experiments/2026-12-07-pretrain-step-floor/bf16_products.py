@@ -6,12 +6,12 @@
 
 from __future__ import annotations
 
-import time
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 import torch
+
+from bert_jax.bench.timing import median_seconds
 
 TOKENS, HIDDEN, FFN = 1024, 768, 3072
 FLOPS = 2 * TOKENS * HIDDEN * FFN
@@ -21,23 +21,12 @@ CONTRACT_FIRST_FIRST = (((0,), (0,)), ((), ()))  # x [m, k]ᵀ · g [m, n]: the 
 
 
 def gflops(fn, *args, repeats: int = 20) -> float:
-    jax.block_until_ready(fn(*args))
-    seconds = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        seconds.append(time.perf_counter() - start)
-    return FLOPS / float(np.median(seconds)) / 1e9
+    """One product's rate: FLOPS over the median of ``repeats`` calls of jitted ``fn`` after one warm-up."""
+    return FLOPS / median_seconds(lambda: jax.block_until_ready(fn(*args)), repeats) / 1e9
 
 
 def torch_gflops(a, b, repeats: int = 20) -> float:
-    torch.mm(a, b)
-    seconds = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        torch.mm(a, b)
-        seconds.append(time.perf_counter() - start)
-    return FLOPS / float(np.median(seconds)) / 1e9
+    return FLOPS / median_seconds(lambda: torch.mm(a, b), repeats) / 1e9
 
 
 @jax.custom_vjp

@@ -8,7 +8,6 @@ default YNNPACK matmuls, in interleaved rounds with an A/A copy, on this machine
 from __future__ import annotations
 
 import sys
-import time
 
 from bert_jax import host_memory
 
@@ -19,6 +18,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 from bert_jax.bench.infer_bench import random_batch  # noqa: E402
+from bert_jax.bench.timing import interleaved_seconds  # noqa: E402
 from bert_jax.convert import init_params  # noqa: E402
 from bert_jax.models.bert import BertModel  # noqa: E402
 from bert_jax.models.config import BertConfig  # noqa: E402
@@ -44,17 +44,11 @@ def main() -> None:
     first = next(iter(outputs.values()))
     print("max |difference| of the pooled outputs:",
           max(float(np.max(np.abs(out - first))) for out in outputs.values()))
-    seconds = {name: [] for name in calls}
-    for _ in range(int(rounds)):
-        for name, call in calls.items():
-            start = time.perf_counter()
-            call()
-            seconds[name].append(time.perf_counter() - start)
-    base = float(np.median(next(iter(seconds.values()))))
-    for name, values in seconds.items():
-        median = float(np.median(values))
-        print(f"{name:22s} median {1e3 * median:8.1f} ms  min {1e3 * min(values):8.1f} ms  ({median / base:.3f})")
-
+    seconds = interleaved_seconds(calls, int(rounds))
+    base = next(iter(seconds.values()))
+    for name, value in seconds.items():
+        print(f"{name:22s} median {1e3 * value:8.1f} ms  max/min {value.spread:.2f}x  "
+              f"({value / base:.3f})")
 
 if __name__ == "__main__":
     main()

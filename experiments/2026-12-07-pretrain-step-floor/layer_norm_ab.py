@@ -6,12 +6,11 @@ runs it, against a hand-written VJP; interleaved, medians of 50.
 
 from __future__ import annotations
 
-import time
-
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
+
+from bert_jax.bench.timing import interleaved_seconds
 
 EPS = 1e-12
 SHAPE = (8, 128, 768)
@@ -69,15 +68,12 @@ def main() -> None:
             for name in ("flax", "hand-written VJP")]
     print("max |difference| flax vs hand-written:",
           max(float(jnp.max(jnp.abs(a - b))) for a, b in zip(*outs, strict=True)))
-    seconds = {name: [] for name in programs}
-    for _ in range(50):
-        for name, program in programs.items():
-            start = time.perf_counter()
-            jax.block_until_ready(program(params, x, residual, cotangent))
-            seconds[name].append(time.perf_counter() - start)
-    for name, values in seconds.items():
-        print(f"{name:18s} median {1e3 * np.median(values):6.3f} ms  min {1e3 * min(values):6.3f} ms")
-
+    calls = {name: (lambda program=program: jax.block_until_ready(program(params, x, residual, cotangent)))
+             for name, program in programs.items()}
+    for call in calls.values():
+        call()  # compiles
+    for name, value in interleaved_seconds(calls, 50).items():
+        print(f"{name:18s} median {1e3 * value:6.3f} ms  max/min {value.spread:.2f}x")
 
 if __name__ == "__main__":
     main()

@@ -6,12 +6,10 @@ select (as the model does), as an additive bias (HF's form), and no mask; interl
 
 from __future__ import annotations
 
-import time
-
 import jax
 import jax.numpy as jnp
-import numpy as np
 
+from bert_jax.bench.timing import interleaved_seconds
 from bert_jax.models.attention import xla_attention
 
 BATCH, SEQ, HEADS, HEAD_DIM = 8, 128, 12, 64
@@ -45,15 +43,12 @@ def main() -> None:
     select, bias = programs["select (the model)"](*args), programs["additive bias"](*args)
     print("max |gradient difference| select vs bias:",
           max(float(jnp.max(jnp.abs(a - b))) for a, b in zip(select, bias, strict=True)))
-    seconds = {name: [] for name in programs}
-    for _ in range(30):
-        for name, program in programs.items():
-            start = time.perf_counter()
-            jax.block_until_ready(program(*args))
-            seconds[name].append(time.perf_counter() - start)
-    for name, values in seconds.items():
-        print(f"{name:20s} median {1e3 * np.median(values):7.2f} ms  min {1e3 * min(values):7.2f} ms")
-
+    calls = {name: (lambda program=program: jax.block_until_ready(program(*args)))
+             for name, program in programs.items()}
+    for call in calls.values():
+        call()  # compiles
+    for name, value in interleaved_seconds(calls, 30).items():
+        print(f"{name:20s} median {1e3 * value:7.2f} ms  max/min {value.spread:.2f}x")
 
 if __name__ == "__main__":
     main()

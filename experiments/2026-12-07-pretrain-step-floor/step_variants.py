@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import pathlib
 import sys
-import time
 
 from bert_jax import host_memory
 
@@ -26,6 +25,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 from bert_jax.bench.pretrain_bench import example_lengths, padded_batch  # noqa: E402
+from bert_jax.bench.timing import interleaved_seconds  # noqa: E402
 from bert_jax.models.config import BertConfig  # noqa: E402
 from bert_jax.models.heads import BertWithHead, PretrainingHeads  # noqa: E402
 from bert_jax.optim import create_optimizer  # noqa: E402
@@ -109,18 +109,11 @@ def main() -> None:
         calls[name] = skeleton_call() if spec is None else compiled_variant(*spec)
         calls[name]()
         calls[name]()  # warm
-    seconds = {name: [] for name in calls}
-    for _ in range(rounds):
-        for name, call in calls.items():
-            start = time.perf_counter()
-            call()
-            seconds[name].append(time.perf_counter() - start)
-    first = float(np.median(seconds["step"]))
-    for name, values in seconds.items():
-        median = float(np.median(values))
-        print(f"{name:36s} median {1e3 * median:8.1f} ms  min {1e3 * min(values):8.1f} ms  "
-              f"vs step {1e3 * (median - first):+7.1f} ms ({median / first:.3f})")
-
+    seconds = interleaved_seconds(calls, rounds)
+    first = seconds["step"]
+    for name, value in seconds.items():
+        print(f"{name:36s} median {1e3 * value:8.1f} ms  max/min {value.spread:.2f}x  "
+              f"vs step {1e3 * (value - first):+7.1f} ms ({value / first:.3f})")
 
 if __name__ == "__main__":
     main()
