@@ -9,7 +9,6 @@ loss or update. Its time is the floor the matmuls set for `bench pretrain --size
 from __future__ import annotations
 
 import sys
-import time
 
 from bert_jax import host_memory
 
@@ -17,7 +16,8 @@ host_memory.keep_freed_memory()  # as the benchmarks run
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
+
+from bert_jax.bench.timing import median_seconds  # noqa: E402
 
 BATCH, SEQ, HIDDEN, FFN, LAYERS, HEADS, VOCAB = 8, 128, 768, 3072, 12, 12, 30522
 PREDICTIONS = 152  # bench pretrain's 19 masked positions per sequence × 8
@@ -63,18 +63,10 @@ def main() -> None:
     params = init_params(jax.random.PRNGKey(0))
     x = jax.random.normal(jax.random.PRNGKey(1), (BATCH * SEQ, HIDDEN))
     grad = jax.jit(jax.grad(loss))
-    for _ in range(2):
-        jax.block_until_ready(grad(params, x))
-    seconds = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(grad(params, x))
-        seconds.append(time.perf_counter() - start)
-    median = float(np.median(seconds))
+    seconds = median_seconds(lambda: jax.block_until_ready(grad(params, x)), repeats, warmup=2)
     print(f"matmul skeleton of the BERT-base pretraining step (8 × 128), forward + backward: median "
-          f"{1e3 * median:.0f} ms, min {1e3 * min(seconds):.0f} ms over {repeats}; {step_flops() / 1e9:.0f} GFLOP, "
-          f"{step_flops() / median / 1e9:.0f} GFLOP/s")
-
+          f"{1e3 * seconds:.0f} ms over {repeats} (max/min {seconds.spread:.2f}x); {step_flops() / 1e9:.0f} GFLOP, "
+          f"{step_flops() / seconds / 1e9:.0f} GFLOP/s")
 
 if __name__ == "__main__":
     main()
