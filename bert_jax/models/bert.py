@@ -12,6 +12,7 @@ mesh axes. With ``scan_layers`` the layer params are stacked on a leading ``laye
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import flax.linen as nn
@@ -51,8 +52,23 @@ class DenseGeneral(nn.Module):
     def __call__(self, x):
         kernel, bias = _dense_params(self, x.shape[x.ndim - self.num_in_axes:])
         dtype = self.config.compute_dtype
-        y = jnp.tensordot(x.astype(dtype), kernel.astype(dtype), axes=self.num_in_axes)
+        y = token_product(x.astype(dtype), kernel.astype(dtype), self.num_in_axes)
         return y + bias.astype(dtype)
+
+
+def token_product(x: jax.Array, kernel: jax.Array, num_in_axes: int = 1) -> jax.Array:
+    """x [lead..., in...] · kernel [in..., out...] → [lead..., out...], with x's leading axes (batch, seq)
+    merged into one token axis for the product (a free reshape).
+
+    Why: the kernel's gradient contracts every leading axis of x and of the output gradient. With two of them
+    (batch and seq) XLA:CPU lowers that product through transposed copies of both activations ([3072, 1024]
+    per FFN layer in BERT-base's step); with one token axis it runs them in place (docs/performance.md,
+    sixteenth pass). The kernel keeps its shape, so its logical axes and sharding are untouched.
+    """
+    lead = x.shape[:x.ndim - num_in_axes]
+    tokens = x.reshape(math.prod(lead), *x.shape[x.ndim - num_in_axes:])
+    y = jnp.tensordot(tokens, kernel, axes=num_in_axes)
+    return y.reshape(*lead, *y.shape[1:])
 
 
 class DenseParams(nn.Module):
@@ -196,7 +212,7 @@ class BertSelfAttention(nn.Module):
         dtype = cfg.compute_dtype
         kernel = jnp.stack([w.astype(dtype) for w, _ in weights], axis=1)  # [embed, 3, heads, head_dim]
         bias = jnp.stack([b.astype(dtype) for _, b in weights])  # [3, heads, head_dim]
-        qkv = jnp.tensordot(x.astype(dtype), kernel, axes=1) + bias  # [batch, seq, 3, heads, head_dim]
+        qkv = token_product(x.astype(dtype), kernel) + bias  # [batch, seq, 3, heads, head_dim]
         q, k, v = (constrain(qkv[:, :, i], ("act_batch", "act_len", "act_heads", None)) for i in range(3))
         dropout_rng = None
         if not self.deterministic and cfg.attention_probs_dropout_prob > 0:

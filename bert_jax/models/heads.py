@@ -53,7 +53,10 @@ class MaskedLMHead(nn.Module):
         x = _MlmTransform(cfg, name="transform")(x)
         bias = self.param("bias", param_init(cfg, ("vocab",), "zeros"), (cfg.vocab_size,), cfg.params_dtype)
         table = encoder_out.word_embeddings.astype(cfg.compute_dtype)
-        logits = jnp.einsum("bnh,vh->bnv", x, table) + bias.astype(cfg.compute_dtype)
+        # One token axis for the product, as bert.token_product does (the table's gradient then needs no
+        # transposed copy of the logits' gradient).
+        tokens = x.reshape(-1, x.shape[-1])
+        logits = jnp.einsum("th,vh->tv", tokens, table).reshape(*x.shape[:-1], -1) + bias.astype(cfg.compute_dtype)
         return nn.with_logical_constraint(logits, ("act_batch", "act_len", "act_vocab"))
 
 
