@@ -26,5 +26,5 @@ def test_fine_tuning_runs_its_epochs_unless_total_steps_is_given():
 def test_pretraining_runs_total_steps():
     from bert_jax.run_plan import schedule_steps
 
-    config = load_config_file("pretrain_tiny.py", "")  # 1,000 steps, 100 of warmup, no epochs
-    assert schedule_steps(config, _task(10**6)) == (1000, 100, 0)
+    config = load_config_file("pretrain_tiny.py", "")  # 1,300 steps, 100 of warmup, no epochs
+    assert schedule_steps(config, _task(10**6)) == (1300, 100, 0)
