@@ -61,9 +61,11 @@ def token_product(x: jax.Array, kernel: jax.Array, num_in_axes: int = 1) -> jax.
     merged into one token axis for the product (a free reshape).
 
     Why: the kernel's gradient contracts every leading axis of x and of the output gradient. With two of them
-    (batch and seq) XLA:CPU lowers that product through transposed copies of both activations ([3072, 1024]
-    per FFN layer in BERT-base's step); with one token axis it runs them in place (docs/performance.md,
-    sixteenth pass). The kernel keeps its shape, so its logical axes and sharding are untouched.
+    (batch and seq) XLA:CPU lowers that product through transposed copies of the gradients (in BERT-base's
+    pretraining step a [3072, 1024] copy per FFN layer; 692 → 447 MB of copies and transposes per step); with
+    one token axis it reads them in place. On the 2-core CPU measured this is no faster (the in-place product
+    runs on Eigen, about as much slower than YNNPACK's as the copy cost; docs/performance.md, sixteenth pass):
+    kept for the memory traffic. The kernel keeps its shape, so its logical axes and sharding are untouched.
     """
     lead = x.shape[:x.ndim - num_in_axes]
     tokens = x.reshape(math.prod(lead), *x.shape[x.ndim - num_in_axes:])
