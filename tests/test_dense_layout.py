@@ -3,42 +3,23 @@ gradients read the activation gradients as they are, with no transposed copy. A 
 axes (batch and seq) made XLA:CPU materialise the FFN's [tokens, intermediate] gradient as [intermediate,
 tokens] in every layer (docs/performance.md, sixteenth pass). The positive control compiles that old form."""
 
-import functools
 import re
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from bert_jax.models.bert import BertConfig, token_product
-from bert_jax.models.heads import BertWithHead, PretrainingHeads
-from bert_jax.optim import create_optimizer
-from bert_jax.step import create_state, train_step
-from bert_jax.tasks.pretrain import PretrainingStep
+from tests.test_embeddings import compiled_train_step_hlo
 
 CONFIG = BertConfig.preset("tiny", vocab_size=700, max_position_embeddings=64)  # hidden 128, FFN 512
-BATCH, SEQ = 8, 32
+BATCH, SEQ = 8, 32  # compiled_train_step_hlo's batch
 
 
 def feature_major(hlo_text: str, features: int, tokens: int) -> list[str]:
     """Instructions whose f32 result is [features, tokens]: an activation transposed feature-major."""
     pattern = re.compile(rf"= f32\[{features},{tokens}\]")
     return [line.strip()[:200] for line in hlo_text.splitlines() if pattern.search(line)]
-
-
-def _train_step_hlo() -> str:
-    model, task, tx = BertWithHead(CONFIG, PretrainingHeads(CONFIG)), PretrainingStep(), create_optimizer("adamw", 1e-4)
-    rng = np.random.default_rng(0)
-    ids = jnp.asarray(rng.integers(5, CONFIG.vocab_size, (BATCH, SEQ)), jnp.int32)
-    batch = {"input_ids": ids, "token_type_ids": jnp.zeros_like(ids), "attention_mask": jnp.ones_like(ids),
-             "masked_lm_positions": jnp.tile(jnp.arange(1, 6), (BATCH, 1)), "masked_lm_ids": ids[:, 1:6],
-             "masked_lm_weights": jnp.ones((BATCH, 5)), "next_sentence_label": jnp.zeros(BATCH, jnp.int32)}
-    example = {k: v[:1] for k, v in batch.items()}
-    state = jax.eval_shape(lambda r: nn.unbox(create_state(r, model=model, tx=tx, example=example, task=task)),
-                           jax.random.PRNGKey(0))
-    step = jax.jit(functools.partial(train_step, model=model, task=task, tx=tx), donate_argnums=0)
-    return step.lower(state, batch).compile().as_text()
 
 
 def _ffn_gradient_hlo(product) -> str:
@@ -54,7 +35,7 @@ def _ffn_gradient_hlo(product) -> str:
 
 
 def test_train_step_never_transposes_the_ffn_activation_gradient():
-    hlo = _train_step_hlo()
+    hlo = compiled_train_step_hlo(CONFIG, packed=False)
     assert not feature_major(hlo, CONFIG.intermediate_size, BATCH * SEQ)
     # The same check on the FFN alone, written with token_product: clean too.
     assert not feature_major(_ffn_gradient_hlo(token_product), CONFIG.intermediate_size, BATCH * SEQ)

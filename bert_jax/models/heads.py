@@ -13,7 +13,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from bert_jax.models.bert import BertConfig, BertModel, BertOutput, dense, layer_norm, param_init
+from bert_jax.models.bert import BertConfig, BertModel, BertOutput, dense, layer_norm, param_init, token_product
 from bert_jax.models.dropout import Dropout
 
 
@@ -53,10 +53,7 @@ class MaskedLMHead(nn.Module):
         x = _MlmTransform(cfg, name="transform")(x)
         bias = self.param("bias", param_init(cfg, ("vocab",), "zeros"), (cfg.vocab_size,), cfg.params_dtype)
         table = encoder_out.word_embeddings.astype(cfg.compute_dtype)
-        # One token axis for the product, as bert.token_product does (the table's gradient then needs no
-        # transposed copy of the logits' gradient).
-        tokens = x.reshape(-1, x.shape[-1])
-        logits = jnp.einsum("th,vh->tv", tokens, table).reshape(*x.shape[:-1], -1) + bias.astype(cfg.compute_dtype)
+        logits = token_product(x, table.T) + bias.astype(cfg.compute_dtype)  # the transpose folds into the product
         return nn.with_logical_constraint(logits, ("act_batch", "act_len", "act_vocab"))
 
 

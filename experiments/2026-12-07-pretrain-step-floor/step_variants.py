@@ -57,8 +57,8 @@ SETS = {
 }
 
 
-def compiled_variant(hidden_dropout, attention_dropout, update, options):
-    """A zero-argument call that runs the variant's compiled program once and blocks."""
+def lowered_variant(hidden_dropout, attention_dropout, update, options):
+    """(the variant's lowered program, its train state, the batch)."""
     config = BertConfig.preset("base", dtype="float32", attention_implementation="xla",
                                hidden_dropout_prob=hidden_dropout, attention_probs_dropout_prob=attention_dropout)
     model, task, tx = BertWithHead(config, PretrainingHeads(config)), PretrainingStep(), create_optimizer("adamw", 1e-4)
@@ -78,7 +78,13 @@ def compiled_variant(hidden_dropout, attention_dropout, update, options):
                 return task.loss(outputs, batch)
             return jax.value_and_grad(loss_fn, has_aux=True)(state.params)
         program = jax.jit(gradients, compiler_options=options)
-    compiled = program.lower(state, batch).compile()
+    return program.lower(state, batch), state, batch
+
+
+def compiled_variant(hidden_dropout, attention_dropout, update, options):
+    """A zero-argument call that runs the variant's compiled program once and blocks."""
+    lowered, state, batch = lowered_variant(hidden_dropout, attention_dropout, update, options)
+    compiled = lowered.compile()
     holder = {"state": state}
 
     def call():

@@ -11,39 +11,20 @@ import pathlib
 import re
 import sys
 
-import jax
 import numpy as np
 
-from bert_jax.bench.pretrain_bench import example_lengths, padded_batch
-
-sys.path.insert(0, str(pathlib.Path(__file__).parent))
+HERE = pathlib.Path(__file__).parent
+sys.path[:0] = [str(HERE), str(HERE.parent / "2026-12-07-pretrain-step-floor")]
 from old_products import old_products  # noqa: E402
+from step_variants import lowered_variant  # noqa: E402
 
 BYTES = {"f32": 4, "s32": 4, "u32": 4, "pred": 1, "bf16": 2, "u8": 1}
 
 
 def step_hlo() -> str:
-    """The optimised HLO of step_variants.py's BERT-base step (dropout 0.1, AdamW)."""
-    import functools
-
-    import flax.linen as nn
-    import jax.numpy as jnp
-
-    from bert_jax.models.config import BertConfig
-    from bert_jax.models.heads import BertWithHead, PretrainingHeads
-    from bert_jax.optim import create_optimizer
-    from bert_jax.step import create_state, train_step
-    from bert_jax.tasks.pretrain import PretrainingStep
-
-    config = BertConfig.preset("base", dtype="float32", attention_implementation="xla")
-    model, task, tx = BertWithHead(config, PretrainingHeads(config)), PretrainingStep(), create_optimizer("adamw", 1e-4)
-    lengths = example_lengths(np.random.default_rng(0), 8, 128, 0.0)
-    batch = {k: jnp.asarray(v) for k, v in padded_batch(config, lengths, 128).items()}
-    example = {k: v[:1] for k, v in batch.items()}
-    state = jax.eval_shape(lambda r: nn.unbox(create_state(r, model=model, tx=tx, example=example, task=task)),
-                           jax.random.PRNGKey(0))
-    step = jax.jit(functools.partial(train_step, model=model, task=task, tx=tx), donate_argnums=0)
-    return step.lower(state, batch).compile().as_text()
+    """The optimised HLO of step_variants.py's BERT-base step (dropout 0.1, AdamW): bench pretrain's step."""
+    lowered, _, _ = lowered_variant(0.1, 0.1, True, {})
+    return lowered.compile().as_text()
 
 
 def nbytes(shape: str) -> int:
